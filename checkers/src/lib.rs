@@ -1,0 +1,1 @@
+//! Pure functions over a recorded history: mastership, linearizability, sets, statistics. Arrives with the checkers issue.

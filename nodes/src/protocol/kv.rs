@@ -1,0 +1,152 @@
+//! The replicated service: a key-value map with read, write, compare-and-set and append.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::message::{OpOutput, ReplyError};
+
+/// A stored value: an integer, a string, or (after `append`) a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Value {
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(String),
+    /// The elements appended to a key, in order.
+    List(Vec<Value>),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        write!(f, " ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                write!(f, "]")
+            }
+        }
+    }
+}
+
+/// A client operation on the map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Read the value of `key`.
+    Read { key: String },
+    /// Set `key` to `value`.
+    Write { key: String, value: Value },
+    /// Set `key` to `new` if it currently holds `old`.
+    Cas { key: String, old: Value, new: Value },
+    /// Append `value` to the list at `key` (a missing key is an empty list).
+    Append { key: String, value: Value },
+}
+
+impl Op {
+    /// The key the operation touches.
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Read { key } | Op::Write { key, .. } | Op::Cas { key, .. } | Op::Append { key, .. } => key,
+        }
+    }
+
+    /// True when the operation can change the map (everything but a read).
+    pub fn is_update(&self) -> bool {
+        !matches!(self, Op::Read { .. })
+    }
+}
+
+/// The map itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kv {
+    entries: BTreeMap<String, Value>,
+}
+
+impl Kv {
+    /// Runs `op`; a failed cas leaves the map unchanged.
+    pub fn apply(&mut self, op: &Op) -> Result<OpOutput, ReplyError> {
+        match op {
+            Op::Read { key } => Ok(OpOutput::Value(self.entries.get(key).cloned())),
+            Op::Write { key, value } => {
+                self.entries.insert(key.clone(), value.clone());
+                Ok(OpOutput::Done)
+            }
+            Op::Cas { key, old, new } => match self.entries.get_mut(key) {
+                Some(current) if current == old => {
+                    *current = new.clone();
+                    Ok(OpOutput::Done)
+                }
+                current => Err(ReplyError::CasMismatch { current: current.cloned() }),
+            },
+            Op::Append { key, value } => {
+                let entry = self.entries.entry(key.clone()).or_insert_with(|| Value::List(Vec::new()));
+                match entry {
+                    Value::List(items) => items.push(value.clone()),
+                    other => *other = Value::List(vec![other.clone(), value.clone()]),
+                }
+                Ok(OpOutput::Done)
+            }
+        }
+    }
+
+    /// The value of `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.get(key)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no key was ever written.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A replica's whole application state, as downloaded in recovery and at start-up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The sequence number of the last request applied.
+    pub applied: u64,
+    /// The map.
+    pub kv: Kv,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> String {
+        "k".to_string()
+    }
+
+    #[test]
+    fn cas_succeeds_only_on_the_current_value() {
+        let mut kv = Kv::default();
+        kv.apply(&Op::Write { key: key(), value: Value::Int(1) }).unwrap();
+        let miss = kv.apply(&Op::Cas { key: key(), old: Value::Int(2), new: Value::Int(3) });
+        assert_eq!(miss, Err(ReplyError::CasMismatch { current: Some(Value::Int(1)) }));
+        kv.apply(&Op::Cas { key: key(), old: Value::Int(1), new: Value::Int(3) }).unwrap();
+        assert_eq!(kv.get("k"), Some(&Value::Int(3)));
+    }
+
+    #[test]
+    fn append_builds_a_list_in_order() {
+        let mut kv = Kv::default();
+        for i in 0..3 {
+            kv.apply(&Op::Append { key: key(), value: Value::Int(i) }).unwrap();
+        }
+        assert_eq!(kv.get("k"), Some(&Value::List(vec![Value::Int(0), Value::Int(1), Value::Int(2)])));
+        assert_eq!(kv.apply(&Op::Read { key: "none".into() }), Ok(OpOutput::Value(None)));
+    }
+}

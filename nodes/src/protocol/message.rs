@@ -1,0 +1,133 @@
+//! Every message the group exchanges: between replicas, with the name server, and with clients.
+
+use serde::{Deserialize, Serialize};
+
+use super::kv::{Op, Snapshot, Value};
+use super::ReplicaId;
+
+/// One frame on the wire: every connection carries a stream of these.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// Replica to replica; `from` is the sender's index.
+    Peer { from: ReplicaId, msg: PeerMsg },
+    /// Replica or client to the name server.
+    ToNs(NsRequest),
+    /// Name server to a replica or client.
+    FromNs(NsReply),
+    /// Client to replica: run `op`; `id` is echoed in the response.
+    Request { id: u64, op: Op },
+    /// Replica to client: the outcome of request `id`.
+    Response { id: u64, result: Result<OpOutput, ReplyError> },
+}
+
+/// Messages between replicas of one group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PeerMsg {
+    /// E1: a backup asks its master whether it is functional.
+    Inquiry { nonce: u64 },
+    /// E1: the answer to an `Inquiry`.
+    InquiryReply { nonce: u64 },
+    /// E2/E3: server `idx` declares itself master.
+    DeclareMaster { idx: ReplicaId },
+    /// E3: replace the mastership of `reject` with that of `idx`.
+    RevokeMaster { reject: ReplicaId, idx: ReplicaId },
+    /// Replication: the master's request number `seq` is `op`.
+    Apply { seq: u64, op: Op },
+    /// Replication: the backup has applied everything up to `seq`.
+    ApplyAck { seq: u64 },
+    /// M3 / start-up / gap: send me your state.
+    StateRequest { nonce: u64 },
+    /// The answer to a `StateRequest`.
+    StateReply { nonce: u64, snapshot: Snapshot },
+}
+
+/// Requests to the name server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum NsRequest {
+    /// M4: replica `id` registers (or renews its lease) as master of `group`.
+    Register { group: String, id: ReplicaId },
+    /// M4: who is the registered master of `group`? `id` is the asking replica, `None` for a client.
+    Lookup { group: String, id: Option<ReplicaId>, nonce: u64 },
+}
+
+/// Messages from the name server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum NsReply {
+    /// The registrations the name server holds for the group, oldest first (normally at most one).
+    LookupReply { nonce: u64, registrations: Vec<Registration> },
+    /// M1(a): the name server found multiple registrations; run self-monitoring now.
+    Notify { group: String },
+}
+
+/// A master registration as the name server shows it, lease included.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// The registered master.
+    pub id: ReplicaId,
+    /// Milliseconds since this server first registered (without a lapse of its lease).
+    pub age_ms: u64,
+    /// Milliseconds left before the lease expires unless renewed.
+    pub lease_remaining_ms: u64,
+}
+
+/// A successful outcome of a client request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum OpOutput {
+    /// A read: the value, or nothing when the key was never written.
+    Value(Option<Value>),
+    /// A write, a successful cas or an append.
+    Done,
+}
+
+/// Why a replica did not complete a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum ReplyError {
+    /// This replica is not the master; `master` is the one it follows, if any. Nothing happened.
+    #[error("not the master (master: {master:?})")]
+    NotMaster { master: Option<ReplicaId> },
+    /// The compare-and-set found another value. Nothing happened.
+    #[error("cas failed: current value is {current:?}")]
+    CasMismatch { current: Option<Value> },
+    /// `ack = all`: the master applied the request but not every reachable backup confirmed it
+    /// within `ack_timeout`; it may survive or be lost.
+    #[error("applied on the master but not acknowledged by backups {missing:?}")]
+    Unacknowledged { missing: Vec<ReplicaId> },
+}
+
+impl ReplyError {
+    /// True when the request certainly had no effect.
+    pub fn is_definite(&self) -> bool {
+        !matches!(self, ReplyError::Unacknowledged { .. })
+    }
+}
+
+impl Message {
+    /// A short name of the message's type, used for per-type counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Peer { msg, .. } => msg.kind(),
+            Message::ToNs(NsRequest::Register { .. }) => "Register",
+            Message::ToNs(NsRequest::Lookup { .. }) => "Lookup",
+            Message::FromNs(NsReply::LookupReply { .. }) => "LookupReply",
+            Message::FromNs(NsReply::Notify { .. }) => "Notify",
+            Message::Request { .. } => "Request",
+            Message::Response { .. } => "Response",
+        }
+    }
+}
+
+impl PeerMsg {
+    /// A short name of the message's type, used for per-type counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PeerMsg::Inquiry { .. } => "Inquiry",
+            PeerMsg::InquiryReply { .. } => "InquiryReply",
+            PeerMsg::DeclareMaster { .. } => "DeclareMaster",
+            PeerMsg::RevokeMaster { .. } => "RevokeMaster",
+            PeerMsg::Apply { .. } => "Apply",
+            PeerMsg::ApplyAck { .. } => "ApplyAck",
+            PeerMsg::StateRequest { .. } => "StateRequest",
+            PeerMsg::StateReply { .. } => "StateReply",
+        }
+    }
+}

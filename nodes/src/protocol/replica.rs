@@ -1,0 +1,749 @@
+//! The replica: detection (E1), election (E2), mastership updating (E3), self-monitoring
+//! (M1-M3), start-up (S) and replication, as a state machine without I/O.
+//!
+//! Inputs come in with the current time (`handle_*`, `handle_timeout`); effects leave as
+//! [`Action`]s through [`Replica::poll_action`]; [`Replica::poll_timeout`] says when the core next
+//! needs `handle_timeout`. Choices the seeds leave open:
+//! * A server keeps following its failed master while it waits in the election, so that its
+//!   detector (which compares `master` with the name server's) does not mistake the election for
+//!   an inconsistency.
+//! * Whenever a backup starts following another master it downloads that master's state, so
+//!   request numbers never mix between masters.
+//! * A detector run whose look-up goes unanswered changes nothing; a master that finds no
+//!   registration registers again; a non-master that finds its own stale registration ignores it.
+//! * Any server answers `Inquiry` and `StateRequest`, whatever its role.
+//! * `ack = all` waits for the backups that inquired within [`Params::reach_window`].
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::bugs::{Bug, Bugs};
+use super::kv::{Op, Snapshot};
+use super::message::{Message, NsReply, NsRequest, OpOutput, PeerMsg, Registration, ReplyError};
+use super::params::{Params, RecoveryMode};
+use super::{ClientId, ReplicaId, Time};
+
+/// A replica's role [004 ¶0052].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Serves clients and replicates to the backups.
+    Master,
+    /// Follows a master.
+    Backup,
+    /// In the election, waiting for its election delay to elapse.
+    WaitElection,
+}
+
+/// Where a replica sends a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dest {
+    /// Another replica of the group.
+    Replica(ReplicaId),
+    /// The name server.
+    NameServer,
+    /// The client connection a request came from.
+    Client(ClientId),
+}
+
+/// Why a role or master changed: the value of `cause=` in the log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// The master did not answer an inquiry in time (E1).
+    InquiryTimeout,
+    /// The election delay elapsed with no contest (E2).
+    ElectionTimer,
+    /// A `DeclareMaster` was accepted or contested (E3).
+    DeclareMaster,
+    /// A `RevokeMaster` was accepted or contested (E3).
+    RevokeMaster,
+    /// The detector found this server inconsistent with the name server (M2/M3).
+    Recovery,
+    /// Start-up found a registered master and downloaded its state (S).
+    StartupFollow,
+    /// Start-up found no usable master (S).
+    StartupNoMaster,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Cause::InquiryTimeout => "inquiry-timeout",
+            Cause::ElectionTimer => "election-timer",
+            Cause::DeclareMaster => "declare-master",
+            Cause::RevokeMaster => "revoke-master",
+            Cause::Recovery => "recovery",
+            Cause::StartupFollow => "startup-follow",
+            Cause::StartupNoMaster => "startup-no-master",
+        };
+        f.write_str(name)
+    }
+}
+
+/// A change of role or of followed master, to be logged as one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleChange {
+    /// The role before.
+    pub from: Role,
+    /// The role after.
+    pub to: Role,
+    /// The master followed before.
+    pub old_master: Option<ReplicaId>,
+    /// The master followed after.
+    pub master: Option<ReplicaId>,
+    /// Why.
+    pub cause: Cause,
+}
+
+impl fmt::Display for RoleChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |m: Option<ReplicaId>| m.map_or_else(|| "-".to_string(), |m| m.to_string());
+        write!(
+            f,
+            "role {:?}->{:?} cause={} master={} old_master={}",
+            self.from,
+            self.to,
+            self.cause,
+            show(self.master),
+            show(self.old_master)
+        )
+    }
+}
+
+/// An effect the runtime must carry out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Send `msg` to `to`. Delivery is best effort.
+    Send { to: Dest, msg: Message },
+    /// The role or the followed master changed: log it.
+    RoleChanged(RoleChange),
+    /// M3 act 1050: the server must terminate itself; `reason` goes to the log.
+    Terminate { reason: String },
+}
+
+/// What a replica reports to the status query.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaStatus {
+    /// The server's index.
+    pub id: ReplicaId,
+    /// The group's name.
+    pub group: String,
+    /// The current role.
+    pub role: Role,
+    /// The server it follows (itself when master).
+    pub master: Option<ReplicaId>,
+    /// The sequence number of the last request applied.
+    pub applied: u64,
+    /// Number of keys in the map.
+    pub keys: usize,
+    /// The name server's registrations seen at the last detector run.
+    pub ns_seen: Option<Vec<Registration>>,
+    /// Messages sent, per type.
+    pub sent: BTreeMap<String, u64>,
+    /// Messages received, per type.
+    pub received: BTreeMap<String, u64>,
+    /// Milliseconds since the core started.
+    pub uptime_ms: u64,
+    /// Deliberate bugs switched on.
+    pub bugs: Vec<Bug>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    nonce: u64,
+    deadline: Time,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LookupPurpose {
+    Startup,
+    Detector,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DownloadPurpose {
+    Startup,
+    Recovery,
+    Follow,
+    Gap,
+}
+
+#[derive(Clone, Debug)]
+struct Download {
+    pending: Pending,
+    from: ReplicaId,
+    purpose: DownloadPurpose,
+}
+
+#[derive(Clone, Debug)]
+struct UnackedUpdate {
+    seq: u64,
+    client: ClientId,
+    request: u64,
+    waiting: BTreeSet<ReplicaId>,
+    deadline: Time,
+}
+
+/// One server of the group.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    id: ReplicaId,
+    params: Params,
+    bugs: Bugs,
+    role: Role,
+    master: Option<ReplicaId>,
+    state: Snapshot,
+    started: Time,
+    terminated: bool,
+    next_nonce: u64,
+    detect_at: Option<Time>,
+    inquiry: Option<Pending>,
+    election_at: Option<Time>,
+    tick_at: Option<Time>,
+    ticks: u32,
+    lookup: Option<(Pending, LookupPurpose)>,
+    download: Option<Download>,
+    renew_at: Option<Time>,
+    unacked: VecDeque<UnackedUpdate>,
+    last_inquiry: Vec<Option<Time>>,
+    ns_seen: Option<Vec<Registration>>,
+    sent: BTreeMap<&'static str, u64>,
+    received: BTreeMap<&'static str, u64>,
+    out: VecDeque<Action>,
+}
+
+impl Replica {
+    /// A fresh server `id` of a group with `params`; call [`Replica::start`] next.
+    pub fn new(id: ReplicaId, params: Params, bugs: Bugs) -> Self {
+        let members = params.members as usize;
+        Replica {
+            id,
+            params,
+            bugs,
+            role: Role::Backup,
+            master: None,
+            state: Snapshot::default(),
+            started: Duration::ZERO,
+            terminated: false,
+            next_nonce: 0,
+            detect_at: None,
+            inquiry: None,
+            election_at: None,
+            tick_at: None,
+            ticks: 0,
+            lookup: None,
+            download: None,
+            renew_at: None,
+            unacked: VecDeque::new(),
+            last_inquiry: vec![None; members],
+            ns_seen: None,
+            sent: BTreeMap::new(),
+            received: BTreeMap::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// S: start as a backup with no master and ask the name server for the registered master.
+    pub fn start(&mut self, now: Time) {
+        self.started = now;
+        if !self.bugs.has(Bug::NoSelfMonitoring) {
+            self.tick_at = Some(now + self.params.monitor_tick);
+        }
+        self.send_lookup(now, LookupPurpose::Startup);
+    }
+
+    /// This server's index.
+    pub fn id(&self) -> ReplicaId {
+        self.id
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The server this one follows (itself when master).
+    pub fn master(&self) -> Option<ReplicaId> {
+        self.master
+    }
+
+    /// The application state.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.state
+    }
+
+    /// True once the server has terminated itself; it then ignores every input.
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+
+    /// The next effect to carry out, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.out.pop_front()
+    }
+
+    /// When [`Replica::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if self.terminated {
+            return None;
+        }
+        [
+            self.detect_at,
+            self.inquiry.map(|p| p.deadline),
+            self.election_at,
+            self.tick_at,
+            self.lookup.map(|(p, _)| p.deadline),
+            self.download.as_ref().map(|d| d.pending.deadline),
+            self.renew_at,
+            self.unacked.front().map(|u| u.deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.terminated {
+            return;
+        }
+        if self.inquiry.is_some_and(|p| p.deadline <= now) {
+            self.inquiry = None;
+            self.enter_election(now, Cause::InquiryTimeout);
+        }
+        if self.detect_at.is_some_and(|t| t <= now) {
+            self.detect_at = Some(now + self.params.detect_interval);
+            self.send_inquiry(now);
+        }
+        if self.election_at.is_some_and(|t| t <= now) {
+            self.election_at = None;
+            self.assume_mastership(now, Cause::ElectionTimer);
+            self.broadcast(PeerMsg::DeclareMaster { idx: self.id });
+        }
+        if let Some(tick) = self.tick_at.filter(|&t| t <= now) {
+            let next = tick + self.params.monitor_tick;
+            self.tick_at = Some(if next > now { next } else { now + self.params.monitor_tick });
+            self.ticks += 1;
+            if self.ticks >= self.params.monitor_count {
+                self.run_detector(now);
+            }
+        }
+        if let Some((_, purpose)) = self.lookup.filter(|(p, _)| p.deadline <= now) {
+            self.lookup = None;
+            if purpose == LookupPurpose::Startup {
+                self.enter_election(now, Cause::StartupNoMaster);
+            }
+        }
+        if let Some(download) = self.download.take_if(|d| d.pending.deadline <= now) {
+            self.download_failed(now, download);
+        }
+        if self.renew_at.is_some_and(|t| t <= now) {
+            self.renew_at = Some(now + self.params.lease_renew);
+            self.register();
+        }
+        while self.unacked.front().is_some_and(|u| u.deadline <= now) {
+            let update = self.unacked.pop_front().expect("checked above");
+            self.answer_unacknowledged(update);
+        }
+    }
+
+    /// Dispatches a message that arrived on connection `conn` (used only to answer requests).
+    pub fn handle_message(&mut self, now: Time, conn: ClientId, msg: Message) {
+        match msg {
+            Message::Peer { from, msg } => self.handle_peer(now, from, msg),
+            Message::FromNs(reply) => self.handle_ns(now, reply),
+            Message::Request { id, op } => self.handle_request(now, conn, id, op),
+            Message::ToNs(_) | Message::Response { .. } => {}
+        }
+    }
+
+    /// A message from replica `from`.
+    pub fn handle_peer(&mut self, now: Time, from: ReplicaId, msg: PeerMsg) {
+        if self.terminated || from == self.id || from >= self.params.members {
+            return;
+        }
+        *self.received.entry(msg.kind()).or_default() += 1;
+        match msg {
+            PeerMsg::Inquiry { nonce } => {
+                self.last_inquiry[from as usize] = Some(now);
+                self.send(Dest::Replica(from), Message::Peer { from: self.id, msg: PeerMsg::InquiryReply { nonce } });
+            }
+            PeerMsg::InquiryReply { nonce } => {
+                if self.master == Some(from) && self.inquiry.is_some_and(|p| p.nonce == nonce) {
+                    self.inquiry = None;
+                }
+            }
+            PeerMsg::DeclareMaster { idx } => self.on_declare_master(now, idx),
+            PeerMsg::RevokeMaster { idx, .. } => self.on_revoke_master(now, idx),
+            PeerMsg::Apply { seq, op } => self.on_apply(now, from, seq, op),
+            PeerMsg::ApplyAck { seq } => self.on_apply_ack(from, seq),
+            PeerMsg::StateRequest { nonce } => {
+                let snapshot = self.state.clone();
+                self.send_peer(from, PeerMsg::StateReply { nonce, snapshot });
+            }
+            PeerMsg::StateReply { nonce, snapshot } => self.on_state_reply(now, from, nonce, snapshot),
+        }
+    }
+
+    /// A message from the name server.
+    pub fn handle_ns(&mut self, now: Time, reply: NsReply) {
+        if self.terminated {
+            return;
+        }
+        *self.received.entry(Message::FromNs(reply.clone()).kind()).or_default() += 1;
+        match reply {
+            NsReply::LookupReply { nonce, registrations } => {
+                let Some((_, purpose)) = self.lookup.filter(|(p, _)| p.nonce == nonce) else {
+                    return;
+                };
+                self.lookup = None;
+                match purpose {
+                    LookupPurpose::Startup => self.on_startup_lookup(now, &registrations),
+                    LookupPurpose::Detector => self.on_detector_lookup(now, registrations),
+                }
+            }
+            NsReply::Notify { group } => {
+                if group == self.params.group {
+                    self.run_detector(now);
+                }
+            }
+        }
+    }
+
+    /// A client request `id` on connection `client`.
+    pub fn handle_request(&mut self, now: Time, client: ClientId, id: u64, op: Op) {
+        if self.terminated {
+            return;
+        }
+        *self.received.entry("Request").or_default() += 1;
+        if !self.is_serving() {
+            self.respond(client, id, Err(ReplyError::NotMaster { master: self.master }));
+            return;
+        }
+        if !op.is_update() {
+            let result = self.state.kv.apply(&op);
+            self.respond(client, id, result);
+            return;
+        }
+        if let Err(e) = self.state.kv.apply(&op) {
+            self.respond(client, id, Err(e));
+            return;
+        }
+        self.state.applied += 1;
+        let seq = self.state.applied;
+        if !self.bugs.has(Bug::NoForward) {
+            self.broadcast(PeerMsg::Apply { seq, op });
+        }
+        let waiting = match self.params.ack {
+            super::params::AckMode::Async => BTreeSet::new(),
+            super::params::AckMode::All => self.reachable_backups(now),
+        };
+        if waiting.is_empty() {
+            self.respond(client, id, Ok(OpOutput::Done));
+        } else {
+            let deadline = now + self.params.ack_timeout;
+            self.unacked.push_back(UnackedUpdate { seq, client, request: id, waiting, deadline });
+        }
+    }
+
+    /// The answer to the status query.
+    pub fn status(&self, now: Time) -> ReplicaStatus {
+        let counts = |m: &BTreeMap<&'static str, u64>| m.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        ReplicaStatus {
+            id: self.id,
+            group: self.params.group.clone(),
+            role: self.role,
+            master: self.master,
+            applied: self.state.applied,
+            keys: self.state.kv.len(),
+            ns_seen: self.ns_seen.clone(),
+            sent: counts(&self.sent),
+            received: counts(&self.received),
+            uptime_ms: now.saturating_sub(self.started).as_millis() as u64,
+            bugs: self.bugs.iter().collect(),
+        }
+    }
+
+    fn is_serving(&self) -> bool {
+        self.role == Role::Master && self.master == Some(self.id)
+    }
+
+    fn reachable_backups(&self, now: Time) -> BTreeSet<ReplicaId> {
+        let window = self.params.reach_window();
+        self.params
+            .member_ids()
+            .filter(|&m| m != self.id)
+            .filter(|&m| self.last_inquiry[m as usize].is_some_and(|t| now.saturating_sub(t) <= window))
+            .collect()
+    }
+
+    // ---- E1: detection -------------------------------------------------------------------
+
+    fn send_inquiry(&mut self, now: Time) {
+        let Some(master) = self.master.filter(|&m| m != self.id) else { return };
+        if self.inquiry.is_some() {
+            return;
+        }
+        let nonce = self.nonce();
+        self.inquiry = Some(Pending { nonce, deadline: now + self.params.inquiry_timeout });
+        self.send_peer(master, PeerMsg::Inquiry { nonce });
+    }
+
+    // ---- E2: election --------------------------------------------------------------------
+
+    fn enter_election(&mut self, now: Time, cause: Cause) {
+        self.detect_at = None;
+        self.inquiry = None;
+        self.election_at = Some(now + self.params.election_delay(self.id));
+        self.set_role(Role::WaitElection, self.master, cause);
+    }
+
+    /// Become master and register; the caller broadcasts `DeclareMaster` or `RevokeMaster`.
+    fn assume_mastership(&mut self, now: Time, cause: Cause) {
+        self.election_at = None;
+        self.detect_at = None;
+        self.inquiry = None;
+        self.set_role(Role::Master, Some(self.id), cause);
+        self.renew_at = Some(now + self.params.lease_renew);
+        self.register();
+    }
+
+    // ---- E3: mastership updating ---------------------------------------------------------
+
+    fn on_declare_master(&mut self, now: Time, idx: ReplicaId) {
+        if idx == self.id {
+            return;
+        }
+        if self.role != Role::Master {
+            self.follow(now, idx, Cause::DeclareMaster);
+            return;
+        }
+        if self.bugs.has(Bug::NeverYield) {
+            return;
+        }
+        self.run_detector(now);
+        if self.id < idx {
+            self.broadcast(PeerMsg::RevokeMaster { reject: idx, idx: self.id });
+        } else {
+            self.follow(now, idx, Cause::DeclareMaster);
+        }
+    }
+
+    fn on_revoke_master(&mut self, now: Time, idx: ReplicaId) {
+        if idx == self.id || (self.role == Role::Master && self.bugs.has(Bug::NeverYield)) {
+            return;
+        }
+        if self.id < idx {
+            if !self.is_serving() {
+                self.assume_mastership(now, Cause::RevokeMaster);
+            }
+            self.broadcast(PeerMsg::RevokeMaster { reject: idx, idx: self.id });
+        } else {
+            self.follow(now, idx, Cause::RevokeMaster);
+        }
+    }
+
+    /// Become a backup of `master`, downloading its state when it is a new master.
+    fn follow(&mut self, now: Time, master: ReplicaId, cause: Cause) {
+        let changed = self.master != Some(master);
+        self.step_down();
+        self.election_at = None;
+        self.inquiry = None;
+        self.detect_at = Some(now + self.params.detect_interval);
+        self.set_role(Role::Backup, Some(master), cause);
+        if changed {
+            self.start_download(now, master, DownloadPurpose::Follow);
+        }
+    }
+
+    /// Leave mastership duties: stop renewing and give up on unacknowledged updates.
+    fn step_down(&mut self) {
+        self.renew_at = None;
+        while let Some(update) = self.unacked.pop_front() {
+            self.answer_unacknowledged(update);
+        }
+    }
+
+    // ---- replication ---------------------------------------------------------------------
+
+    fn on_apply(&mut self, now: Time, from: ReplicaId, seq: u64, op: Op) {
+        if self.master != Some(from) || self.role == Role::Master || self.download.is_some() {
+            return;
+        }
+        let applied = self.state.applied;
+        if seq == applied + 1 {
+            // The master already checked the op; a failed cas cannot reach a backup.
+            let _ = self.state.kv.apply(&op);
+            self.state.applied = seq;
+            self.send_peer(from, PeerMsg::ApplyAck { seq });
+        } else if seq <= applied {
+            self.send_peer(from, PeerMsg::ApplyAck { seq: applied });
+        } else {
+            self.start_download(now, from, DownloadPurpose::Gap);
+        }
+    }
+
+    fn on_apply_ack(&mut self, from: ReplicaId, seq: u64) {
+        for update in self.unacked.iter_mut().filter(|u| u.seq <= seq) {
+            update.waiting.remove(&from);
+        }
+        let (done, rest): (VecDeque<_>, VecDeque<_>) =
+            std::mem::take(&mut self.unacked).into_iter().partition(|u| u.waiting.is_empty());
+        self.unacked = rest;
+        for update in done {
+            self.respond(update.client, update.request, Ok(OpOutput::Done));
+        }
+    }
+
+    fn answer_unacknowledged(&mut self, update: UnackedUpdate) {
+        let missing = update.waiting.into_iter().collect();
+        self.respond(update.client, update.request, Err(ReplyError::Unacknowledged { missing }));
+    }
+
+    // ---- state download (S, M3, follow, gap) ---------------------------------------------
+
+    fn start_download(&mut self, now: Time, from: ReplicaId, purpose: DownloadPurpose) {
+        if self.download.as_ref().is_some_and(|d| d.from == from && d.purpose == purpose) {
+            return;
+        }
+        let nonce = self.nonce();
+        let pending = Pending { nonce, deadline: now + self.params.inquiry_timeout };
+        self.download = Some(Download { pending, from, purpose });
+        self.send_peer(from, PeerMsg::StateRequest { nonce });
+    }
+
+    fn on_state_reply(&mut self, now: Time, from: ReplicaId, nonce: u64, snapshot: Snapshot) {
+        let Some(download) = self.download.take_if(|d| d.from == from && d.pending.nonce == nonce) else {
+            return;
+        };
+        self.state = snapshot;
+        match download.purpose {
+            DownloadPurpose::Startup => self.follow(now, from, Cause::StartupFollow),
+            DownloadPurpose::Recovery => {
+                let highest = self.params.member_ids().min() == Some(self.id) && self.id < from;
+                if self.params.recovery == RecoveryMode::Priority && highest {
+                    self.assume_mastership(now, Cause::Recovery);
+                    self.broadcast(PeerMsg::DeclareMaster { idx: self.id });
+                } else {
+                    self.follow(now, from, Cause::Recovery);
+                }
+            }
+            DownloadPurpose::Follow | DownloadPurpose::Gap => {}
+        }
+    }
+
+    fn download_failed(&mut self, now: Time, download: Download) {
+        match download.purpose {
+            DownloadPurpose::Startup => self.enter_election(now, Cause::StartupNoMaster),
+            DownloadPurpose::Recovery => {
+                self.terminated = true;
+                self.out.push_back(Action::Terminate {
+                    reason: format!(
+                        "recovery: synchronization with registered master {} failed: no state within {} ms",
+                        download.from,
+                        self.params.inquiry_timeout.as_millis()
+                    ),
+                });
+            }
+            DownloadPurpose::Follow | DownloadPurpose::Gap => {}
+        }
+    }
+
+    // ---- S: start-up ---------------------------------------------------------------------
+
+    fn on_startup_lookup(&mut self, now: Time, registrations: &[Registration]) {
+        match registrations.first().map(|r| r.id) {
+            Some(m) if m != self.id && m < self.params.members => {
+                self.master = Some(m);
+                self.start_download(now, m, DownloadPurpose::Startup);
+            }
+            _ => self.enter_election(now, Cause::StartupNoMaster),
+        }
+    }
+
+    // ---- M1-M3: self-monitoring ----------------------------------------------------------
+
+    fn run_detector(&mut self, now: Time) {
+        if self.bugs.has(Bug::NoSelfMonitoring) {
+            return;
+        }
+        self.ticks = 0;
+        if self.lookup.is_none() {
+            self.send_lookup(now, LookupPurpose::Detector);
+        }
+    }
+
+    fn on_detector_lookup(&mut self, now: Time, registrations: Vec<Registration>) {
+        let registered = registrations.first().map(|r| r.id);
+        self.ns_seen = Some(registrations);
+        match registered {
+            None if self.is_serving() => self.register(),
+            None => {}
+            Some(m) if m == self.id => {}
+            Some(m) if self.role != Role::Master && self.master == Some(m) => {}
+            Some(m) if m < self.params.members => self.recover(now, m),
+            Some(_) => {}
+        }
+    }
+
+    fn recover(&mut self, now: Time, registered: ReplicaId) {
+        self.step_down();
+        self.election_at = None;
+        self.detect_at = None;
+        self.inquiry = None;
+        self.set_role(self.role, Some(registered), Cause::Recovery);
+        self.start_download(now, registered, DownloadPurpose::Recovery);
+    }
+
+    // ---- sending -------------------------------------------------------------------------
+
+    fn send_lookup(&mut self, now: Time, purpose: LookupPurpose) {
+        let nonce = self.nonce();
+        self.lookup = Some((Pending { nonce, deadline: now + self.params.inquiry_timeout }, purpose));
+        let group = self.params.group.clone();
+        self.send(Dest::NameServer, Message::ToNs(NsRequest::Lookup { group, id: Some(self.id), nonce }));
+    }
+
+    fn register(&mut self) {
+        let group = self.params.group.clone();
+        self.send(Dest::NameServer, Message::ToNs(NsRequest::Register { group, id: self.id }));
+    }
+
+    fn broadcast(&mut self, msg: PeerMsg) {
+        let me = self.id;
+        for to in (0..self.params.members).filter(|&m| m != me) {
+            self.send_peer(to, msg.clone());
+        }
+    }
+
+    fn send_peer(&mut self, to: ReplicaId, msg: PeerMsg) {
+        self.send(Dest::Replica(to), Message::Peer { from: self.id, msg });
+    }
+
+    fn respond(&mut self, client: ClientId, id: u64, result: Result<OpOutput, ReplyError>) {
+        self.send(Dest::Client(client), Message::Response { id, result });
+    }
+
+    fn send(&mut self, to: Dest, msg: Message) {
+        *self.sent.entry(msg.kind()).or_default() += 1;
+        self.out.push_back(Action::Send { to, msg });
+    }
+
+    fn set_role(&mut self, role: Role, master: Option<ReplicaId>, cause: Cause) {
+        if role == self.role && master == self.master {
+            return;
+        }
+        let change = RoleChange { from: self.role, to: role, old_master: self.master, master, cause };
+        self.role = role;
+        self.master = master;
+        self.out.push_back(Action::RoleChanged(change));
+    }
+
+    fn nonce(&mut self) -> u64 {
+        self.next_nonce += 1;
+        self.next_nonce
+    }
+}

@@ -9,3 +9,4 @@
 //! * [`local`]: a group of real replica and name-server processes on 127.0.0.1.
 
 pub mod protocol;
+pub mod sim;

@@ -1,0 +1,400 @@
+//! A deterministic event loop that drives a name server and a group of replica cores over a
+//! simulated network: per-link delay with seeded jitter, cut and heal (both ways or one way),
+//! crash and restart. One seed gives one run, event for event.
+//!
+//! Links are FIFO, as TCP connections are; a message is dropped when its link is cut at the
+//! moment it would arrive, or when its receiver is down. Clients are never cut off.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::time::Duration;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::protocol::bugs::Bugs;
+use crate::protocol::kv::Op;
+use crate::protocol::message::{Message, OpOutput, ReplyError};
+use crate::protocol::nameserver::{NameServer, NsDest, NsParams};
+use crate::protocol::params::Params;
+use crate::protocol::replica::{Action, Dest, Replica, Role, RoleChange};
+use crate::protocol::{ReplicaId, Time};
+
+/// A participant of the simulated network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeId {
+    /// Replica with this index.
+    Replica(ReplicaId),
+    /// The name server.
+    NameServer,
+    /// A client request, which is its own connection.
+    Client(u64),
+}
+
+/// What a simulation is made of.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The group's parameters, shared by every replica.
+    pub params: Params,
+    /// The name server's parameters.
+    pub ns: NsParams,
+    /// Deliberate bugs, for the replicas and the name server alike.
+    pub bugs: Bugs,
+    /// Seed of the jitter.
+    pub seed: u64,
+    /// One-way delay of every link without an override.
+    pub latency: Duration,
+    /// Up to this much is added to each message's delay, uniformly at random.
+    pub jitter: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            params: Params::default(),
+            ns: NsParams::default(),
+            bugs: Bugs::default(),
+            seed: 0,
+            latency: Duration::from_millis(1),
+            jitter: Duration::ZERO,
+        }
+    }
+}
+
+/// Something that happened, in order: what tests and the harness's simulation backend read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SimEvent {
+    /// A replica changed role or master.
+    RoleChanged { time: Time, id: ReplicaId, change: RoleChange },
+    /// A replica terminated itself (M3 act 1050).
+    Terminated { time: Time, id: ReplicaId, reason: String },
+    /// A client request completed.
+    Responded { time: Time, request: u64, result: Result<OpOutput, ReplyError> },
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Scheduled {
+    at: Time,
+    order: u64,
+    from: NodeId,
+    to: NodeId,
+    msg: Msg,
+}
+
+/// `Message` has no total order; scheduling orders by `(at, order)` only.
+#[derive(Debug)]
+struct Msg(Message);
+
+impl PartialEq for Msg {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for Msg {}
+impl PartialOrd for Msg {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Msg {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// The simulated world.
+pub struct Sim {
+    config: SimConfig,
+    now: Time,
+    rng: ChaCha8Rng,
+    replicas: Vec<Option<Replica>>,
+    ns: NameServer,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    order: u64,
+    link_free_at: BTreeMap<(NodeId, NodeId), Time>,
+    link_latency: BTreeMap<(NodeId, NodeId), Duration>,
+    cuts: BTreeSet<(NodeId, NodeId)>,
+    next_request: u64,
+    events: Vec<SimEvent>,
+    sent: BTreeMap<&'static str, u64>,
+    processed: u64,
+}
+
+impl Sim {
+    /// A world at time zero where the name server and every replica have just started.
+    pub fn new(config: SimConfig) -> Self {
+        let ns = NameServer::new(config.ns.clone(), config.bugs.clone(), Duration::ZERO);
+        let mut sim = Sim {
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            now: Duration::ZERO,
+            replicas: Vec::new(),
+            ns,
+            queue: BinaryHeap::new(),
+            order: 0,
+            link_free_at: BTreeMap::new(),
+            link_latency: BTreeMap::new(),
+            cuts: BTreeSet::new(),
+            next_request: 0,
+            events: Vec::new(),
+            sent: BTreeMap::new(),
+            processed: 0,
+            config,
+        };
+        sim.replicas = (0..sim.config.params.members).map(|_| None).collect();
+        for id in 0..sim.config.params.members {
+            sim.restart(id);
+        }
+        sim
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Replica `id`, or `None` while it is down.
+    pub fn replica(&self, id: ReplicaId) -> Option<&Replica> {
+        self.replicas[id as usize].as_ref()
+    }
+
+    /// The name server.
+    pub fn nameserver(&self) -> &NameServer {
+        &self.ns
+    }
+
+    /// Everything that happened so far.
+    pub fn events(&self) -> &[SimEvent] {
+        &self.events
+    }
+
+    /// Messages sent so far, per type (every copy of a broadcast counts).
+    pub fn sent(&self, kind: &str) -> u64 {
+        self.sent.get(kind).copied().unwrap_or(0)
+    }
+
+    /// Sets every message counter back to zero.
+    pub fn reset_counters(&mut self) {
+        self.sent.clear();
+    }
+
+    /// Inputs (timer runs and deliveries) processed so far.
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    /// Overrides the one-way delay of the link from `a` to `b` and from `b` to `a`.
+    pub fn set_latency(&mut self, a: NodeId, b: NodeId, delay: Duration) {
+        self.link_latency.insert((a, b), delay);
+        self.link_latency.insert((b, a), delay);
+    }
+
+    /// Cuts the link between `a` and `b` in both directions.
+    pub fn cut(&mut self, a: NodeId, b: NodeId) {
+        self.cuts.insert((a, b));
+        self.cuts.insert((b, a));
+    }
+
+    /// Cuts only the direction from `from` to `to`.
+    pub fn cut_one_way(&mut self, from: NodeId, to: NodeId) {
+        self.cuts.insert((from, to));
+    }
+
+    /// Cuts every link between nodes of different blocks.
+    pub fn partition(&mut self, blocks: &[&[NodeId]]) {
+        for (i, a) in blocks.iter().enumerate() {
+            for b in &blocks[i + 1..] {
+                for &x in *a {
+                    for &y in *b {
+                        self.cut(x, y);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&mut self) {
+        self.cuts.clear();
+    }
+
+    /// Kills replica `id`: its state is gone and messages to it are lost.
+    pub fn crash(&mut self, id: ReplicaId) {
+        self.replicas[id as usize] = None;
+    }
+
+    /// Starts a fresh replica `id` (a no-op when it is up).
+    pub fn restart(&mut self, id: ReplicaId) {
+        if self.replicas[id as usize].is_some() {
+            return;
+        }
+        let mut replica = Replica::new(id, self.config.params.clone(), self.config.bugs.clone());
+        replica.start(self.now);
+        self.replicas[id as usize] = Some(replica);
+        self.drain_replica(id);
+    }
+
+    /// Sends `op` from a new client connection to replica `to`; returns the request's number.
+    pub fn request(&mut self, to: ReplicaId, op: Op) -> u64 {
+        self.next_request += 1;
+        let request = self.next_request;
+        self.schedule(NodeId::Client(request), NodeId::Replica(to), Message::Request { id: request, op });
+        request
+    }
+
+    /// The result of request `request`, once it arrived.
+    pub fn response(&self, request: u64) -> Option<&Result<OpOutput, ReplyError>> {
+        self.events.iter().find_map(|e| match e {
+            SimEvent::Responded { request: r, result, .. } if *r == request => Some(result),
+            _ => None,
+        })
+    }
+
+    /// The replicas that are up and say Master.
+    pub fn masters(&self) -> Vec<ReplicaId> {
+        self.live().filter(|r| r.role() == Role::Master).map(|r| r.id()).collect()
+    }
+
+    /// `Some(m)` when exactly one master persists: `m` is the only live server that says Master,
+    /// every other live server is a Backup following `m`, and the name server registers only `m`.
+    pub fn converged_master(&self) -> Option<ReplicaId> {
+        let [m] = self.masters()[..] else { return None };
+        let followers_ok = self.live().all(|r| r.master() == Some(m) && (r.id() == m || r.role() == Role::Backup));
+        let registered: Vec<_> = self.ns.registrations(&self.config.params.group, self.now);
+        let ns_ok = registered.len() == 1 && registered[0].id == m;
+        (followers_ok && ns_ok).then_some(m)
+    }
+
+    /// Runs until `deadline`.
+    pub fn run_until(&mut self, deadline: Time) {
+        while let Some(at) = self.next_at().filter(|&t| t <= deadline) {
+            self.step(at);
+        }
+        self.now = self.now.max(deadline);
+    }
+
+    /// Runs for `span` of simulated time.
+    pub fn run_for(&mut self, span: Duration) {
+        self.run_until(self.now + span);
+    }
+
+    /// Runs until `done` holds (checked after every input) or `limit` elapsed; returns the time
+    /// at which it first held.
+    pub fn run_until_true(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> Option<Time> {
+        let deadline = self.now + limit;
+        if done(self) {
+            return Some(self.now);
+        }
+        while let Some(at) = self.next_at().filter(|&t| t <= deadline) {
+            self.step(at);
+            if done(self) {
+                return Some(self.now);
+            }
+        }
+        self.now = deadline;
+        None
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Replica> {
+        self.replicas.iter().flatten()
+    }
+
+    fn next_at(&self) -> Option<Time> {
+        let timer = self.live().filter_map(|r| r.poll_timeout()).min();
+        let delivery = self.queue.peek().map(|Reverse(s)| s.at);
+        timer.into_iter().chain(delivery).min()
+    }
+
+    fn step(&mut self, at: Time) {
+        self.now = at;
+        if self.queue.peek().is_some_and(|Reverse(s)| s.at == at) {
+            let Reverse(s) = self.queue.pop().expect("peeked");
+            self.processed += 1;
+            self.deliver(s.from, s.to, s.msg.0);
+            return;
+        }
+        for id in 0..self.replicas.len() as ReplicaId {
+            let Some(replica) = self.replicas[id as usize].as_mut() else { continue };
+            if replica.poll_timeout().is_some_and(|t| t <= at) {
+                self.processed += 1;
+                replica.handle_timeout(at);
+                self.drain_replica(id);
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: Message) {
+        if self.cuts.contains(&(from, to)) {
+            return;
+        }
+        let now = self.now;
+        match (to, msg) {
+            (NodeId::Replica(id), msg) => {
+                let Some(replica) = self.replicas[id as usize].as_mut() else { return };
+                let conn = match from {
+                    NodeId::Client(c) => c,
+                    _ => 0,
+                };
+                replica.handle_message(now, conn, msg);
+                self.drain_replica(id);
+            }
+            (NodeId::NameServer, Message::ToNs(request)) => {
+                let conn = match from {
+                    NodeId::Client(c) => c,
+                    _ => 0,
+                };
+                self.ns.handle(now, conn, request);
+                self.drain_ns();
+            }
+            (NodeId::Client(request), Message::Response { result, .. }) => {
+                self.events.push(SimEvent::Responded { time: now, request, result });
+            }
+            _ => {}
+        }
+    }
+
+    fn drain_replica(&mut self, id: ReplicaId) {
+        let from = NodeId::Replica(id);
+        while let Some(action) = self.replicas[id as usize].as_mut().and_then(|r| r.poll_action()) {
+            match action {
+                Action::Send { to, msg } => {
+                    let to = match to {
+                        Dest::Replica(r) => NodeId::Replica(r),
+                        Dest::NameServer => NodeId::NameServer,
+                        Dest::Client(c) => NodeId::Client(c),
+                    };
+                    self.schedule(from, to, msg);
+                }
+                Action::RoleChanged(change) => {
+                    self.events.push(SimEvent::RoleChanged { time: self.now, id, change });
+                }
+                Action::Terminate { reason } => {
+                    self.events.push(SimEvent::Terminated { time: self.now, id, reason });
+                    self.replicas[id as usize] = None;
+                }
+            }
+        }
+    }
+
+    fn drain_ns(&mut self) {
+        while let Some(send) = self.ns.poll_send() {
+            let to = match send.to {
+                NsDest::Replica { id, .. } => NodeId::Replica(id),
+                NsDest::Client(c) => NodeId::Client(c),
+            };
+            self.schedule(NodeId::NameServer, to, send.msg);
+        }
+    }
+
+    fn schedule(&mut self, from: NodeId, to: NodeId, msg: Message) {
+        *self.sent.entry(msg.kind()).or_default() += 1;
+        let latency = self.link_latency.get(&(from, to)).copied().unwrap_or(self.config.latency);
+        let jitter_ns = self.config.jitter.as_nanos() as u64;
+        let jitter = if jitter_ns == 0 { 0 } else { self.rng.random_range(0..=jitter_ns) };
+        let earliest = self.now + latency + Duration::from_nanos(jitter);
+        let free = self.link_free_at.entry((from, to)).or_default();
+        let at = earliest.max(*free);
+        *free = at;
+        self.order += 1;
+        self.queue.push(Reverse(Scheduled { at, order: self.order, from, to, msg: Msg(msg) }));
+    }
+}

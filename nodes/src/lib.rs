@@ -8,7 +8,9 @@
 //! * [`client`]: the client library the harness's workers use.
 //! * [`local`]: a group of real replica and name-server processes on 127.0.0.1.
 
+pub mod client;
 pub mod error;
 pub mod protocol;
 pub mod sim;
+pub mod local;
 pub mod runtime;

@@ -747,3 +747,19 @@ impl Replica {
         self.next_nonce
     }
 }
+
+/// The "exactly one master" property on one snapshot of the group: `Some(m)` when `m` is the only
+/// server that says Master, every other listed server is a Backup following `m`, and the name
+/// server registers exactly `m`. `servers` lists the running servers as (id, role, master).
+pub fn single_master(
+    servers: impl IntoIterator<Item = (ReplicaId, Role, Option<ReplicaId>)>,
+    registered: &[ReplicaId],
+) -> Option<ReplicaId> {
+    let servers: Vec<_> = servers.into_iter().collect();
+    let mut masters = servers.iter().filter(|(_, role, _)| *role == Role::Master);
+    let &(m, _, _) = masters.next()?;
+    let others_follow = servers
+        .iter()
+        .all(|&(id, role, master)| master == Some(m) && (id == m || role == Role::Backup));
+    (masters.next().is_none() && others_follow && registered == [m]).then_some(m)
+}

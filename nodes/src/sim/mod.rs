@@ -17,7 +17,7 @@ use crate::protocol::kv::Op;
 use crate::protocol::message::{Message, OpOutput, ReplyError};
 use crate::protocol::nameserver::{NameServer, NsDest, NsParams};
 use crate::protocol::params::Params;
-use crate::protocol::replica::{Action, Dest, Replica, Role, RoleChange};
+use crate::protocol::replica::{Action, Dest, Replica, Role, RoleChange, single_master};
 use crate::protocol::{ReplicaId, Time};
 
 /// A participant of the simulated network.
@@ -257,11 +257,9 @@ impl Sim {
     /// `Some(m)` when exactly one master persists: `m` is the only live server that says Master,
     /// every other live server is a Backup following `m`, and the name server registers only `m`.
     pub fn converged_master(&self) -> Option<ReplicaId> {
-        let [m] = self.masters()[..] else { return None };
-        let followers_ok = self.live().all(|r| r.master() == Some(m) && (r.id() == m || r.role() == Role::Backup));
-        let registered: Vec<_> = self.ns.registrations(&self.config.params.group, self.now);
-        let ns_ok = registered.len() == 1 && registered[0].id == m;
-        (followers_ok && ns_ok).then_some(m)
+        let registered: Vec<_> =
+            self.ns.registrations(&self.config.params.group, self.now).iter().map(|r| r.id).collect();
+        single_master(self.live().map(|r| (r.id(), r.role(), r.master())), &registered)
     }
 
     /// Runs until `deadline`.

@@ -78,10 +78,11 @@ impl LocalGroup {
             replicas: (0..members).map(|_| None).collect(),
         };
         group.nameserver = Some(group.spawn("nameserver", None)?);
+        group.wait_until_answering(&[]).await?;
         for id in 0..members {
             group.restart(id)?;
         }
-        group.wait_until_answering().await?;
+        group.wait_until_answering(&(0..members).collect::<Vec<_>>()).await?;
         Ok(group)
     }
 
@@ -193,11 +194,12 @@ impl LocalGroup {
             .map_err(|e| Error::Process { context: context(), source: e })
     }
 
-    async fn wait_until_answering(&self) -> Result<(), Error> {
+    /// Waits until the name server and `replicas` answer their status queries.
+    async fn wait_until_answering(&self, replicas: &[ReplicaId]) -> Result<(), Error> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut last = self.nameserver_status().await.err();
-            for id in 0..self.config.params.members {
+            for &id in replicas {
                 if let Err(e) = self.status(id).await {
                     last = Some(e);
                 }

@@ -105,14 +105,19 @@ impl Client {
                 None => self.lookup_master(deadline).await?,
             };
             match self.send(target, &op, deadline).await {
-                Err(RequestError::Failed { .. }) if self.master.is_none() && Instant::now() < deadline => continue,
+                Err(RequestError::Failed { .. }) if self.master.is_none() && Instant::now() < deadline => {
+                    continue;
+                }
                 Err(e) => return Err(e),
                 Ok(Ok(output)) => return Ok(Completed { node: target, output }),
                 Ok(Err(ReplyError::NotMaster { master })) => self.master = master.filter(|&m| m != target),
                 Ok(Err(e)) => return Err(reply_error(target, e)),
             }
         }
-        Err(RequestError::Failed { node: None, reason: format!("redirected {MAX_HOPS} times without reaching the master") })
+        Err(RequestError::Failed {
+            node: None,
+            reason: format!("redirected {MAX_HOPS} times without reaching the master"),
+        })
     }
 
     /// Runs `op` on replica `node` only, whatever its role (a non-master answers a redirect).
@@ -132,8 +137,10 @@ impl Client {
 
     async fn lookup_master(&mut self, deadline: Instant) -> Result<ReplicaId, RequestError> {
         let failed = |reason: String| RequestError::Failed { node: None, reason };
-        let registrations = self.lookup(deadline).await.map_err(|e| failed(format!("name server look-up: {e}")))?;
-        let master = registrations.first().map(|r| r.id).ok_or_else(|| failed("no master registered".into()))?;
+        let registrations =
+            self.lookup(deadline).await.map_err(|e| failed(format!("name server look-up: {e}")))?;
+        let master =
+            registrations.first().map(|r| r.id).ok_or_else(|| failed("no master registered".into()))?;
         self.master = Some(master);
         Ok(master)
     }
@@ -149,7 +156,9 @@ impl Client {
         let request = Message::ToNs(NsRequest::Lookup { group: self.config.group.clone(), id: None, nonce });
         let conn = self.nameserver.as_mut().expect("connected above");
         let answer = tokio::time::timeout_at(deadline, async {
-            conn.send(encode(&request)).await.map_err(|e| Error::net(format!("send to name server {addr}"), e))?;
+            conn.send(encode(&request))
+                .await
+                .map_err(|e| Error::net(format!("send to name server {addr}"), e))?;
             while let Some(frame) = conn.next().await {
                 let body = frame.map_err(|e| Error::net(format!("read from name server {addr}"), e))?;
                 if let Message::FromNs(NsReply::LookupReply { nonce: n, registrations }) = decode(&body)?
@@ -260,7 +269,8 @@ pub async fn status<T: DeserializeOwned>(admin: SocketAddr, timeout: Duration) -
             .map_err(|e| failed(e.to_string()))?;
         let mut response = String::new();
         stream.read_to_string(&mut response).await.map_err(|e| failed(e.to_string()))?;
-        let (head, body) = response.split_once("\r\n\r\n").ok_or_else(|| failed("malformed HTTP answer".into()))?;
+        let (head, body) =
+            response.split_once("\r\n\r\n").ok_or_else(|| failed("malformed HTTP answer".into()))?;
         if !head.starts_with("HTTP/1.1 200") {
             return Err(failed(head.lines().next().unwrap_or_default().to_string()));
         }

@@ -10,7 +10,7 @@
 
 pub mod client;
 pub mod error;
-pub mod protocol;
-pub mod sim;
 pub mod local;
+pub mod protocol;
 pub mod runtime;
+pub mod sim;

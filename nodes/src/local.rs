@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -45,7 +45,8 @@ impl LocalGroup {
             lease_ttl_ms: crate::protocol::nameserver::NsParams::default().lease_ttl.as_millis() as u64,
             keep: Default::default(),
         };
-        let members = (0..members).map(|index| MemberFile { index, address: addr(), admin: addr() }).collect();
+        let members =
+            (0..members).map(|index| MemberFile { index, address: addr(), admin: addr() }).collect();
         Ok(GroupFile {
             group: "g".into(),
             nameserver,
@@ -107,6 +108,14 @@ impl LocalGroup {
             stop(&mut child, Signal::SIGKILL)?;
         }
         Ok(())
+    }
+
+    /// Stops replica `id` with SIGTERM (by its pid) and returns its exit status.
+    pub fn terminate(&mut self, id: ReplicaId) -> Result<Option<ExitStatus>, Error> {
+        let Some(mut child) = self.replicas.get_mut(id as usize).and_then(Option::take) else {
+            return Ok(None);
+        };
+        stop(&mut child, Signal::SIGTERM).map(Some)
     }
 
     /// Starts replica `id` again (a no-op while it runs).
@@ -215,7 +224,9 @@ impl LocalGroup {
 
 impl Drop for LocalGroup {
     fn drop(&mut self) {
-        for child in self.replicas.iter_mut().chain(std::iter::once(&mut self.nameserver)).filter_map(Option::take) {
+        for child in
+            self.replicas.iter_mut().chain(std::iter::once(&mut self.nameserver)).filter_map(Option::take)
+        {
             let mut child = child;
             let _ = stop(&mut child, Signal::SIGKILL);
         }
@@ -223,12 +234,12 @@ impl Drop for LocalGroup {
 }
 
 /// Sends `signal` to the child's pid and reaps it.
-fn stop(child: &mut Child, signal: Signal) -> Result<(), Error> {
+fn stop(child: &mut Child, signal: Signal) -> Result<ExitStatus, Error> {
     let pid = child.id();
     let context = || format!("stop pid {pid}");
     kill(Pid::from_raw(pid as i32), signal)
         .map_err(|e| Error::Process { context: context(), source: e.into() })?;
-    child.wait().map(drop).map_err(|e| Error::Process { context: context(), source: e })
+    child.wait().map_err(|e| Error::Process { context: context(), source: e })
 }
 
 /// `n` distinct ports that were free on 127.0.0.1 a moment ago.

@@ -124,6 +124,15 @@ fn random_bytes_on_every_port_never_crash_a_replica_or_the_name_server() {
     assert_eq!(rt.block_on(group.wait_for_single_master(Duration::from_secs(3))), Some(master));
 }
 
+#[tokio::test]
+async fn sigterm_is_a_clean_exit_that_the_log_records() {
+    let (mut group, master) = group(LocalGroup::group_file(3).unwrap()).await;
+    let follower = (master + 1) % 3;
+    let status = group.terminate(follower).unwrap().expect("it was running");
+    assert_eq!(status.code(), Some(0));
+    assert!(group.log(Some(follower)).contains("shutdown requested: clean exit"));
+}
+
 fn run_replica(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_replica")).args(args).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())

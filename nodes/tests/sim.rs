@@ -67,7 +67,8 @@ fn integral_timers_master_crash_gives_one_declare_no_revoke_and_s1_within_the_bo
 
 /// Messages (DeclareMaster + RevokeMaster) until one master remains after the master's crash.
 fn election_messages(election: ElectionScheme) -> u64 {
-    let mut sim = settled(SimConfig { params: Params { election, ..Params::default() }, ..SimConfig::default() });
+    let mut sim =
+        settled(SimConfig { params: Params { election, ..Params::default() }, ..SimConfig::default() });
     sim.reset_counters();
     sim.crash(0);
     let m = sim.run_until_true(ms(5000), |s| s.converged_master().is_some()).map(|_| sim.converged_master());

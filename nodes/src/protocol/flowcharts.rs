@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
+use super::ReplicaId;
 use super::bugs::{Bug, Bugs};
 use super::kv::{Kv, Op, Snapshot, Value};
 use super::message::{Message, NsReply, NsRequest, OpOutput, PeerMsg, Registration, ReplyError};
 use super::nameserver::{KeepRule, NameServer, NsDest, NsParams};
 use super::params::{AckMode, Params, RecoveryMode};
 use super::replica::{Action, Dest, Replica, Role};
-use super::ReplicaId;
 
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
@@ -98,7 +98,7 @@ fn master_with_bugs(id: ReplicaId, params: Params, bugs: Bugs) -> Replica {
 // ---- 004 Fig. 5: detection -------------------------------------------------------------
 
 #[test]
-fn fig5_act520_530_backup_inquires_its_master_each_detect_interval() {
+fn s004_fig5_act520_530_backup_inquires_its_master_each_detect_interval() {
     let p = Params::default();
     let mut r = backup_of(3, 0, p.clone());
     r.handle_timeout(ms(10) + p.detect_interval);
@@ -107,7 +107,7 @@ fn fig5_act520_530_backup_inquires_its_master_each_detect_interval() {
 }
 
 #[test]
-fn fig5_act540_reply_in_time_means_the_master_is_functional() {
+fn s004_fig5_act540_reply_in_time_means_the_master_is_functional() {
     let p = Params::default();
     let mut r = backup_of(3, 0, p.clone());
     let t = ms(10) + p.detect_interval;
@@ -119,7 +119,7 @@ fn fig5_act540_reply_in_time_means_the_master_is_functional() {
 }
 
 #[test]
-fn fig5_act550_no_reply_within_the_timeout_enters_the_election() {
+fn s004_fig5_act550_no_reply_within_the_timeout_enters_the_election() {
     let p = Params::default();
     let mut r = backup_of(3, 0, p.clone());
     let t = ms(10) + p.detect_interval;
@@ -127,11 +127,15 @@ fn fig5_act550_no_reply_within_the_timeout_enters_the_election() {
     drain(&mut r);
     r.handle_timeout(t + p.inquiry_timeout);
     assert_eq!(r.role(), Role::WaitElection);
-    assert!(drain(&mut r).iter().any(|a| matches!(a, Action::RoleChanged(c) if c.cause.to_string() == "inquiry-timeout")));
+    assert!(
+        drain(&mut r)
+            .iter()
+            .any(|a| matches!(a, Action::RoleChanged(c) if c.cause.to_string() == "inquiry-timeout"))
+    );
 }
 
 #[test]
-fn fig5_act560_a_mastership_claim_while_the_master_is_functional_goes_to_updating() {
+fn s004_fig5_act560_a_mastership_claim_while_the_master_is_functional_goes_to_updating() {
     let mut r = backup_of(3, 0, Params::default());
     r.handle_peer(ms(20), 2, PeerMsg::DeclareMaster { idx: 2 });
     assert_eq!((r.role(), r.master()), (Role::Backup, Some(2)));
@@ -140,7 +144,7 @@ fn fig5_act560_a_mastership_claim_while_the_master_is_functional_goes_to_updatin
 // ---- 004 Fig. 8: election --------------------------------------------------------------
 
 #[test]
-fn fig8_act810_820_election_waits_d_i() {
+fn s004_fig8_act810_820_election_waits_d_i() {
     let p = Params::default();
     let mut r = backup_of(2, 0, p.clone());
     let t = ms(10) + p.detect_interval;
@@ -155,7 +159,7 @@ fn fig8_act810_820_election_waits_d_i() {
 }
 
 #[test]
-fn fig8_act830_850_860_delay_elapses_declares_master_to_all_and_registers() {
+fn s004_fig8_act830_850_860_delay_elapses_declares_master_to_all_and_registers() {
     let p = Params::default();
     let mut r = Replica::new(2, p.clone(), Bugs::default());
     r.start(ms(0));
@@ -164,13 +168,20 @@ fn fig8_act830_850_860_delay_elapses_declares_master_to_all_and_registers() {
     r.handle_timeout(ms(1) + p.election_delay(2));
     let actions = drain(&mut r);
     assert_eq!(r.role(), Role::Master);
-    let declared: Vec<_> = peer_msgs(&actions).into_iter().filter(|(_, m)| *m == PeerMsg::DeclareMaster { idx: 2 }).map(|(to, _)| to).collect();
+    let declared: Vec<_> = peer_msgs(&actions)
+        .into_iter()
+        .filter(|(_, m)| *m == PeerMsg::DeclareMaster { idx: 2 })
+        .map(|(to, _)| to)
+        .collect();
     assert_eq!(declared, vec![0, 1, 3, 4]);
-    assert!(sends(&actions).iter().any(|(to, m)| *to == Dest::NameServer && matches!(m, Message::ToNs(NsRequest::Register { id: 2, .. }))));
+    assert!(
+        sends(&actions).iter().any(|(to, m)| *to == Dest::NameServer
+            && matches!(m, Message::ToNs(NsRequest::Register { id: 2, .. })))
+    );
 }
 
 #[test]
-fn fig8_act840_870_message_before_the_delay_goes_to_updating() {
+fn s004_fig8_act840_870_message_before_the_delay_goes_to_updating() {
     let p = Params::default();
     let mut r = Replica::new(3, p.clone(), Bugs::default());
     r.start(ms(0));
@@ -185,7 +196,7 @@ fn fig8_act840_870_message_before_the_delay_goes_to_updating() {
 // ---- 004 Fig. 9: mastership updating ---------------------------------------------------
 
 #[test]
-fn fig9_act915_925_waiting_server_accepts_and_cancels_its_timer() {
+fn s004_fig9_act915_925_waiting_server_accepts_and_cancels_its_timer() {
     let p = Params::default();
     let mut r = Replica::new(4, p.clone(), Bugs::default());
     r.start(ms(0));
@@ -197,31 +208,34 @@ fn fig9_act915_925_waiting_server_accepts_and_cancels_its_timer() {
 }
 
 #[test]
-fn fig9_act930_950_960_master_with_lower_index_keeps_mastership_and_revokes() {
+fn s004_fig9_act930_950_960_master_with_lower_index_keeps_mastership_and_revokes() {
     let mut r = master(1, Params::default());
     r.handle_peer(ms(500), 3, PeerMsg::DeclareMaster { idx: 3 });
     let actions = drain(&mut r);
     assert_eq!(r.role(), Role::Master);
-    let revokes: Vec<_> = peer_msgs(&actions).into_iter().filter(|(_, m)| *m == PeerMsg::RevokeMaster { reject: 3, idx: 1 }).collect();
+    let revokes: Vec<_> = peer_msgs(&actions)
+        .into_iter()
+        .filter(|(_, m)| *m == PeerMsg::RevokeMaster { reject: 3, idx: 1 })
+        .collect();
     assert_eq!(revokes.len(), 4);
 }
 
 #[test]
-fn fig9_act930_935_940_master_with_higher_index_yields() {
+fn s004_fig9_act930_935_940_master_with_higher_index_yields() {
     let mut r = master(3, Params::default());
     r.handle_peer(ms(500), 1, PeerMsg::DeclareMaster { idx: 1 });
     assert_eq!((r.role(), r.master()), (Role::Backup, Some(1)));
 }
 
 #[test]
-fn fig9_act970_935_revoke_from_a_lower_index_is_accepted() {
+fn s004_fig9_act970_935_revoke_from_a_lower_index_is_accepted() {
     let mut r = master(3, Params::default());
     r.handle_peer(ms(500), 1, PeerMsg::RevokeMaster { reject: 3, idx: 1 });
     assert_eq!((r.role(), r.master()), (Role::Backup, Some(1)));
 }
 
 #[test]
-fn fig9_act970_930_960_revoke_naming_a_higher_index_is_contested() {
+fn s004_fig9_act970_930_960_revoke_naming_a_higher_index_is_contested() {
     let mut r = backup_of(0, 2, Params::default());
     r.handle_peer(ms(500), 1, PeerMsg::RevokeMaster { reject: 2, idx: 1 });
     let actions = drain(&mut r);
@@ -240,7 +254,7 @@ fn bug_never_yield_master_ignores_declare_and_revoke() {
 // ---- 003 Fig. 8: self-monitoring -------------------------------------------------------
 
 #[test]
-fn fig8_acts805_835_time_out_runs_the_detector_after_monitor_count_ticks() {
+fn s003_fig8_acts805_835_time_out_runs_the_detector_after_monitor_count_ticks() {
     let p = Params::default();
     let mut r = backup_of(2, 0, p.clone());
     let mut t = ms(0);
@@ -248,13 +262,16 @@ fn fig8_acts805_835_time_out_runs_the_detector_after_monitor_count_ticks() {
     while t <= p.monitor_tick * p.monitor_count {
         t += p.monitor_tick;
         r.handle_timeout(t);
-        lookups += sends(&drain(&mut r)).iter().filter(|(_, m)| matches!(m, Message::ToNs(NsRequest::Lookup { .. }))).count();
+        lookups += sends(&drain(&mut r))
+            .iter()
+            .filter(|(_, m)| matches!(m, Message::ToNs(NsRequest::Lookup { .. })))
+            .count();
     }
     assert_eq!(lookups, 1, "one detector run per {} ticks", p.monitor_count);
 }
 
 #[test]
-fn fig8_external_event_notify_runs_the_detector_at_once() {
+fn s003_fig8_external_event_notify_runs_the_detector_at_once() {
     let mut r = backup_of(2, 0, Params::default());
     r.handle_ns(ms(20), NsReply::Notify { group: "g".into() });
     lookup_nonce(&drain(&mut r));
@@ -268,7 +285,7 @@ fn detect(r: &mut Replica, at: Duration, registered: ReplicaId) -> Vec<Action> {
 }
 
 #[test]
-fn fig8_act850_855_backup_following_the_registered_master_is_consistent() {
+fn s003_fig8_act850_855_backup_following_the_registered_master_is_consistent() {
     let mut r = backup_of(2, 0, Params::default());
     let actions = detect(&mut r, ms(20), 0);
     assert!(actions.is_empty(), "{actions:?}");
@@ -276,7 +293,7 @@ fn fig8_act850_855_backup_following_the_registered_master_is_consistent() {
 }
 
 #[test]
-fn fig8_act860_865_master_that_is_registered_is_consistent() {
+fn s003_fig8_act860_865_master_that_is_registered_is_consistent() {
     let mut r = master(1, Params::default());
     let actions = detect(&mut r, ms(500), 1);
     assert!(actions.is_empty(), "{actions:?}");
@@ -284,7 +301,7 @@ fn fig8_act860_865_master_that_is_registered_is_consistent() {
 }
 
 #[test]
-fn fig8_act845_850_backup_following_another_server_goes_to_recovery() {
+fn s003_fig8_act845_850_backup_following_another_server_goes_to_recovery() {
     let mut r = backup_of(2, 0, Params::default());
     let actions = detect(&mut r, ms(20), 1);
     assert_eq!(r.master(), Some(1), "act 1010 aligns the master");
@@ -292,7 +309,7 @@ fn fig8_act845_850_backup_following_another_server_goes_to_recovery() {
 }
 
 #[test]
-fn fig8_act860_master_that_is_not_registered_goes_to_recovery() {
+fn s003_fig8_act860_master_that_is_not_registered_goes_to_recovery() {
     let mut r = master(3, Params::default());
     let actions = detect(&mut r, ms(500), 1);
     assert!(peer_msgs(&actions).iter().any(|(to, m)| *to == 1 && matches!(m, PeerMsg::StateRequest { .. })));
@@ -317,7 +334,7 @@ fn snapshot_with(key: &str, value: i64, applied: u64) -> Snapshot {
 }
 
 #[test]
-fn fig10_act1010_1020_1030_recovery_aligns_downloads_and_synchronises() {
+fn s003_fig10_act1010_1020_1030_recovery_aligns_downloads_and_synchronises() {
     let mut r = master(3, Params::default());
     let actions = detect(&mut r, ms(500), 1);
     let nonce = state_request_nonce(&actions);
@@ -328,18 +345,22 @@ fn fig10_act1010_1020_1030_recovery_aligns_downloads_and_synchronises() {
 }
 
 #[test]
-fn fig10_act1040_1050_failed_synchronisation_terminates_the_server() {
+fn s003_fig10_act1040_1050_failed_synchronisation_terminates_the_server() {
     let p = Params::default();
     let mut r = master(3, p.clone());
     detect(&mut r, ms(500), 1);
     r.handle_timeout(ms(501) + p.inquiry_timeout);
     let actions = drain(&mut r);
-    assert!(actions.iter().any(|a| matches!(a, Action::Terminate { reason } if reason.contains("synchronization"))));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Terminate { reason } if reason.contains("synchronization")))
+    );
     assert!(r.is_terminated());
 }
 
 #[test]
-fn fig10_act1060_1080_priority_variant_highest_priority_becomes_master() {
+fn s003_fig10_act1060_1080_priority_variant_highest_priority_becomes_master() {
     let p = Params { recovery: RecoveryMode::Priority, ..Params::default() };
     let mut r = backup_of(0, 2, p);
     let actions = detect(&mut r, ms(20), 3);
@@ -347,11 +368,13 @@ fn fig10_act1060_1080_priority_variant_highest_priority_becomes_master() {
     r.handle_peer(ms(25), 3, PeerMsg::StateReply { nonce, snapshot: Snapshot::default() });
     let actions = drain(&mut r);
     assert_eq!((r.role(), r.master()), (Role::Master, Some(0)));
-    assert!(sends(&actions).iter().any(|(_, m)| matches!(m, Message::ToNs(NsRequest::Register { id: 0, .. }))));
+    assert!(
+        sends(&actions).iter().any(|(_, m)| matches!(m, Message::ToNs(NsRequest::Register { id: 0, .. })))
+    );
 }
 
 #[test]
-fn fig10_act1060_1070_priority_variant_lower_priority_becomes_backup() {
+fn s003_fig10_act1060_1070_priority_variant_lower_priority_becomes_backup() {
     let p = Params { recovery: RecoveryMode::Priority, ..Params::default() };
     let mut r = master(3, p);
     let nonce = state_request_nonce(&detect(&mut r, ms(500), 1));
@@ -393,7 +416,7 @@ fn notified(ns: &mut NameServer) -> Vec<ReplicaId> {
 }
 
 #[test]
-fn fig12_act1210_1220_1230_duplicates_keep_the_lowest_id_and_trigger_the_group() {
+fn s003_fig12_act1210_1220_1230_duplicates_keep_the_lowest_id_and_trigger_the_group() {
     let mut ns = ns(KeepRule::LowestId, Bugs::default());
     register(&mut ns, 0, 2);
     register(&mut ns, 10, 0);
@@ -403,7 +426,7 @@ fn fig12_act1210_1220_1230_duplicates_keep_the_lowest_id_and_trigger_the_group()
 }
 
 #[test]
-fn fig12_act1220_incumbent_rule_keeps_the_oldest_registration() {
+fn s003_fig12_act1220_incumbent_rule_keeps_the_oldest_registration() {
     let mut ns = ns(KeepRule::Incumbent, Bugs::default());
     register(&mut ns, 0, 2);
     register(&mut ns, 10, 0);
@@ -461,7 +484,8 @@ fn async_master_answers_at_once_and_forwards_apply() {
     r.handle_request(ms(500), 7, 1, write("x", 1));
     let actions = drain(&mut r);
     assert_eq!(responses(&actions), vec![Ok(OpOutput::Done)]);
-    let applies = peer_msgs(&actions).into_iter().filter(|(_, m)| matches!(m, PeerMsg::Apply { seq: 1, .. })).count();
+    let applies =
+        peer_msgs(&actions).into_iter().filter(|(_, m)| matches!(m, PeerMsg::Apply { seq: 1, .. })).count();
     assert_eq!(applies, 4);
 }
 

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kv::{Op, Snapshot, Value};
 use super::ReplicaId;
+use super::kv::{Op, Snapshot, Value};
 
 /// One frame on the wire: every connection carries a stream of these.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -142,7 +142,10 @@ impl NameServer {
                     }
                     None => NsDest::Client(conn),
                 };
-                self.out.push_back(NsSend { to, msg: Message::FromNs(NsReply::LookupReply { nonce, registrations }) });
+                self.out.push_back(NsSend {
+                    to,
+                    msg: Message::FromNs(NsReply::LookupReply { nonce, registrations }),
+                });
             }
         }
     }

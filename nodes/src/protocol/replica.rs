@@ -369,7 +369,10 @@ impl Replica {
         match msg {
             PeerMsg::Inquiry { nonce } => {
                 self.last_inquiry[from as usize] = Some(now);
-                self.send(Dest::Replica(from), Message::Peer { from: self.id, msg: PeerMsg::InquiryReply { nonce } });
+                self.send(
+                    Dest::Replica(from),
+                    Message::Peer { from: self.id, msg: PeerMsg::InquiryReply { nonce } },
+                );
             }
             PeerMsg::InquiryReply { nonce } => {
                 if self.master == Some(from) && self.inquiry.is_some_and(|p| p.nonce == nonce) {
@@ -758,8 +761,7 @@ pub fn single_master(
     let servers: Vec<_> = servers.into_iter().collect();
     let mut masters = servers.iter().filter(|(_, role, _)| *role == Role::Master);
     let &(m, _, _) = masters.next()?;
-    let others_follow = servers
-        .iter()
-        .all(|&(id, role, master)| master == Some(m) && (id == m || role == Role::Backup));
+    let others_follow =
+        servers.iter().all(|&(id, role, master)| master == Some(m) && (id == m || role == Role::Backup));
     (masters.next().is_none() && others_follow && registered == [m]).then_some(m)
 }

@@ -186,8 +186,8 @@ pub struct GroupConfig {
 impl GroupConfig {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| Error::ConfigRead { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::ConfigRead { path: path.into(), source })?;
         Self::parse(path, &text)
     }
 
@@ -227,7 +227,10 @@ impl GroupFile {
         for (pos, m) in self.members.iter().enumerate() {
             let field = |f: &str| format!("members[{pos}].{f}");
             let slot = members.get_mut(m.index as usize).ok_or_else(|| {
-                bad(&field("index"), format!("{} is out of range: indices must be 0..{n}, each once", m.index))
+                bad(
+                    &field("index"),
+                    format!("{} is out of range: indices must be 0..{n}, each once", m.index),
+                )
             })?;
             if slot.is_some() {
                 return Err(bad(&field("index"), format!("{} appears twice", m.index)));
@@ -276,7 +279,10 @@ impl GroupFile {
         if params.lease_renew >= ns.lease_ttl {
             return Err(bad(
                 "timers.lease_renew_ms",
-                format!("{} ms must be shorter than nameserver.lease_ttl_ms ({} ms)", t.lease_renew_ms, self.nameserver.lease_ttl_ms),
+                format!(
+                    "{} ms must be shorter than nameserver.lease_ttl_ms ({} ms)",
+                    t.lease_renew_ms, self.nameserver.lease_ttl_ms
+                ),
             ));
         }
         let takeover = params.inquiry_timeout + params.min_election_delay();
@@ -303,9 +309,15 @@ impl GroupFile {
                 let delays = match (&e.delays_ms, e.delay_ms) {
                     (Some(matrix), _) => {
                         if matrix.len() != n as usize || matrix.iter().any(|row| row.len() != n as usize) {
-                            return Err(("election.delays_ms", format!("must be a {n}x{n} matrix, one row per member")));
+                            return Err((
+                                "election.delays_ms",
+                                format!("must be a {n}x{n} matrix, one row per member"),
+                            ));
                         }
-                        matrix.iter().map(|row| row.iter().map(|&v| Duration::from_millis(v)).collect()).collect()
+                        matrix
+                            .iter()
+                            .map(|row| row.iter().map(|&v| Duration::from_millis(v)).collect())
+                            .collect()
                     }
                     (None, Some(d)) => uniform_delays(n, Duration::from_millis(d)),
                     (None, None) => {
@@ -372,8 +384,14 @@ members:
             (GOOD.replace("index: 1", "index: 0"), "members[1].index"),
             (GOOD.replace("127.0.0.1:7002", "nowhere"), "members[0].address"),
             (format!("{GOOD}timers: {{ detect_interval_ms: 0 }}\n"), "timers.detect_interval_ms"),
-            (format!("{GOOD}election: {{ scheme: integral, t_ms: 100, delays_ms: [[0]] }}\n"), "election.delays_ms"),
-            (GOOD.replace("admin: 127.0.0.1:7100", "admin: 127.0.0.1:7100, lease_ttl_ms: 900"), "nameserver.lease_ttl_ms"),
+            (
+                format!("{GOOD}election: {{ scheme: integral, t_ms: 100, delays_ms: [[0]] }}\n"),
+                "election.delays_ms",
+            ),
+            (
+                GOOD.replace("admin: 127.0.0.1:7100", "admin: 127.0.0.1:7100, lease_ttl_ms: 900"),
+                "nameserver.lease_ttl_ms",
+            ),
         ];
         for (text, field) in cases {
             let err = parse(&text).unwrap_err().to_string();

@@ -31,14 +31,25 @@ pub struct NameServerReport {
 }
 
 /// Runs the name server of `config` until `shutdown` completes.
-pub async fn run_nameserver(config: GroupConfig, bugs: Bugs, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+pub async fn run_nameserver(
+    config: GroupConfig,
+    bugs: Bugs,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     let addrs = config.nameserver;
-    let listener = TcpListener::bind(addrs.address).await.map_err(|e| Error::net(format!("bind {}", addrs.address), e))?;
-    let admin = TcpListener::bind(addrs.admin).await.map_err(|e| Error::net(format!("bind admin {}", addrs.admin), e))?;
+    let listener = TcpListener::bind(addrs.address)
+        .await
+        .map_err(|e| Error::net(format!("bind {}", addrs.address), e))?;
+    let admin = TcpListener::bind(addrs.admin)
+        .await
+        .map_err(|e| Error::net(format!("bind admin {}", addrs.admin), e))?;
     for bug in bugs.iter() {
         warn!("DELIBERATE BUG ENABLED: {bug} — this name server is broken on purpose");
     }
-    info!("name server starting: address {} admin {} lease_ttl {:?}", addrs.address, addrs.admin, config.ns.lease_ttl);
+    info!(
+        "name server starting: address {} admin {} lease_ttl {:?}",
+        addrs.address, addrs.admin, config.ns.lease_ttl
+    );
 
     let (inbox_tx, mut inbox) = mpsc::channel(8192);
     tokio::spawn(accept_loop(listener, inbox_tx, ConnIds::default()));

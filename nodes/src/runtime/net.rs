@@ -96,7 +96,11 @@ async fn serve(stream: TcpStream, peer: SocketAddr, conn: ClientId, inbox: mpsc:
 
 /// An outbound link to `addr`: messages sent on the returned channel go out when connected and
 /// are dropped while not; whatever comes back is handed to `inbox` as connection `conn`.
-pub(crate) fn spawn_link(addr: SocketAddr, conn: ClientId, inbox: mpsc::Sender<Inbound>) -> mpsc::Sender<Message> {
+pub(crate) fn spawn_link(
+    addr: SocketAddr,
+    conn: ClientId,
+    inbox: mpsc::Sender<Inbound>,
+) -> mpsc::Sender<Message> {
     let (tx, mut rx) = mpsc::channel::<Message>(QUEUE);
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(10);

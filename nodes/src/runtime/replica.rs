@@ -48,8 +48,10 @@ pub async fn run_replica(
     shutdown: impl Future<Output = ()>,
 ) -> Result<Exit, Error> {
     let me = config.member(id)?;
-    let listener = TcpListener::bind(me.address).await.map_err(|e| Error::net(format!("bind {}", me.address), e))?;
-    let admin = TcpListener::bind(me.admin).await.map_err(|e| Error::net(format!("bind admin {}", me.admin), e))?;
+    let listener =
+        TcpListener::bind(me.address).await.map_err(|e| Error::net(format!("bind {}", me.address), e))?;
+    let admin =
+        TcpListener::bind(me.admin).await.map_err(|e| Error::net(format!("bind admin {}", me.admin), e))?;
     for bug in bugs.iter() {
         warn!("DELIBERATE BUG ENABLED: {bug} — this replica is broken on purpose");
     }

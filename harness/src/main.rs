@@ -11,7 +11,6 @@ use nodes::protocol::params::AckMode;
 
 /// Exit codes: 0 valid, 1 invalid (an anomaly was found), 254 bad arguments, 255 harness failure.
 const EXIT_INVALID: u8 = 1;
-const EXIT_BAD_INPUT: u8 = 254;
 const EXIT_FAILURE: u8 = 255;
 
 #[derive(Parser)]
@@ -50,12 +49,9 @@ enum Ack {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match nodes::runtime::parse_args::<Cli>() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::SUCCESS };
-        }
+        Err(code) => return code,
     };
     match run(cli) {
         Ok(code) => code,

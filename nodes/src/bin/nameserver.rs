@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use nodes::protocol::bugs::{Bug, Bugs};
-use nodes::runtime::{EXIT_BAD_INPUT, nameserver_process};
+use nodes::runtime::{nameserver_process, parse_args};
 
 /// The name server where the group's master registers.
 #[derive(Parser)]
@@ -20,15 +20,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match Args::try_parse() {
+    match parse_args::<Args>() {
         Ok(args) => nameserver_process(&args.config, Bugs::new(args.bugs)),
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = e.print();
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
+        Err(code) => code,
     }
 }

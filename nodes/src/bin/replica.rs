@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use nodes::protocol::bugs::{Bug, Bugs};
-use nodes::runtime::{EXIT_BAD_INPUT, replica_process};
+use nodes::runtime::{parse_args, replica_process};
 
 /// One replica of a fault-tolerant server group.
 #[derive(Parser)]
@@ -23,15 +23,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match Args::try_parse() {
+    match parse_args::<Args>() {
         Ok(args) => replica_process(&args.config, args.id, Bugs::new(args.bugs)),
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = e.print();
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
+        Err(code) => code,
     }
 }

@@ -70,6 +70,15 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Parses the command line as `A`. On failure, prints clap's message and returns the exit code:
+/// 0 for `--help` and `--version`, [`EXIT_BAD_INPUT`] for anything else.
+pub fn parse_args<A: clap::Parser>() -> Result<A, ExitCode> {
+    A::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::SUCCESS }
+    })
+}
+
 /// The whole life of a `replica` process: load the config, run, and turn the outcome into the
 /// exit code (0 on shutdown, 3 on self-termination, 254 on bad input, 255 on failure).
 pub fn replica_process(config: &Path, id: ReplicaId, bugs: Bugs) -> ExitCode {

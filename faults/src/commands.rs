@@ -1,0 +1,92 @@
+//! The shell commands that apply faults on a node, as strings for the harness to run.
+//!
+//! * Partitions: DROP rules in a chain of our own, [`CHAIN`], jumped to from INPUT; healing
+//!   flushes the chain, teardown removes it.
+//! * Signals: by the pid in a pidfile, after checking that the pid is alive.
+//! * Clock rates: libfaketime's timestamp file, which every replica process reads.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::Host;
+use crate::partition::Grudge;
+
+/// The iptables chain that holds every rule the harness adds.
+pub const CHAIN: &str = "SPLITBRAIN";
+
+/// Per host, the command that installs its part of `grudge` (flushing what was there).
+/// `addr` gives each host's address; hosts without a grudge get a plain flush.
+pub fn partition(grudge: &Grudge, hosts: &[Host], addr: impl Fn(&str) -> Option<IpAddr>) -> BTreeMap<Host, String> {
+    hosts
+        .iter()
+        .map(|host| {
+            let mut script = vec![ensure_chain(), format!("iptables -F {CHAIN}")];
+            if let Some(from) = grudge.0.get(host) {
+                for source in from.iter().filter_map(|h| addr(h)) {
+                    script.push(format!("iptables -A {CHAIN} -s {source} -j DROP"));
+                }
+            }
+            (host.clone(), script.join(" && "))
+        })
+        .collect()
+}
+
+/// Removes every DROP rule (the chain stays, empty).
+pub fn heal() -> String {
+    format!("if iptables -n -L {CHAIN} >/dev/null 2>&1; then iptables -F {CHAIN}; fi")
+}
+
+/// Removes the chain and its jump: what teardown runs.
+pub fn remove_chain() -> String {
+    format!(
+        "while iptables -D INPUT -j {CHAIN} 2>/dev/null; do :; done; \
+         if iptables -n -L {CHAIN} >/dev/null 2>&1; then iptables -F {CHAIN} && iptables -X {CHAIN}; fi"
+    )
+}
+
+fn ensure_chain() -> String {
+    format!("(iptables -n -L {CHAIN} >/dev/null 2>&1 || iptables -N {CHAIN}) && (iptables -C INPUT -j {CHAIN} 2>/dev/null || iptables -I INPUT -j {CHAIN})")
+}
+
+/// Sends `signal` (`KILL`, `STOP`, `CONT`, `TERM`) to the pid in `pidfile`; succeeds (doing
+/// nothing) when the pidfile is missing or its process is gone.
+pub fn signal(pidfile: &str, signal: &str) -> String {
+    let pidfile = shell_escape::escape(pidfile.into());
+    format!(
+        "if [ -f {pidfile} ]; then pid=$(cat {pidfile}); if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then kill -s {signal} \"$pid\"; fi; fi"
+    )
+}
+
+/// The libfaketime setting for `rate` times real time, as written to the timestamp file.
+pub fn faketime_spec(rate: f64) -> String {
+    format!("+0 x{rate}")
+}
+
+/// Sets the clock rate read from the timestamp file `path`.
+pub fn clock_rate(path: &str, rate: f64) -> String {
+    format!("printf '%s\\n' {} > {}", shell_escape::escape(faketime_spec(rate).into()), shell_escape::escape(path.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_commands_drop_exactly_the_grudged_sources_in_our_chain() {
+        let mut g = Grudge::default();
+        g.cut_one_way("n2", "n1");
+        let hosts = vec!["n1".to_string(), "n2".to_string()];
+        let addr = |h: &str| h[1..].parse::<u8>().ok().map(|i| IpAddr::from([10, 0, 0, i]));
+        let cmds = partition(&g, &hosts, addr);
+        assert!(cmds["n1"].contains("iptables -A SPLITBRAIN -s 10.0.0.2 -j DROP"), "{}", cmds["n1"]);
+        assert!(!cmds["n2"].contains("DROP"), "{}", cmds["n2"]);
+        assert!(cmds["n2"].contains("iptables -F SPLITBRAIN"));
+    }
+
+    #[test]
+    fn signal_commands_quote_the_pidfile() {
+        let cmd = signal("/var/run/my replica.pid", "STOP");
+        assert!(cmd.contains("'/var/run/my replica.pid'"), "{cmd}");
+        assert!(cmd.contains("kill -s STOP"));
+    }
+}

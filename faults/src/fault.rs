@@ -1,0 +1,62 @@
+//! Fault operations and their inverses.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Host;
+use crate::partition::Grudge;
+
+/// One fault, with its targets resolved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "kebab-case")]
+pub enum Fault {
+    /// Drop packets as the grudge says.
+    Partition { grudge: Grudge },
+    /// Restore every link.
+    Heal,
+    /// SIGKILL the replica processes of these hosts.
+    Kill { hosts: Vec<Host> },
+    /// Start the replica processes of these hosts again.
+    Start { hosts: Vec<Host> },
+    /// SIGSTOP the replica processes of these hosts.
+    Pause { hosts: Vec<Host> },
+    /// SIGCONT the replica processes of these hosts.
+    Resume { hosts: Vec<Host> },
+    /// Run the replica processes' clocks (and timers) at `rate` times real time.
+    ClockRate { hosts: Vec<Host>, rate: f64 },
+    /// Set those clocks back to real time.
+    ResetClock { hosts: Vec<Host> },
+}
+
+impl Fault {
+    /// The operation that undoes this one (`None` for the undoing operations themselves).
+    pub fn inverse(&self) -> Option<Fault> {
+        match self {
+            Fault::Partition { .. } => Some(Fault::Heal),
+            Fault::Kill { hosts } => Some(Fault::Start { hosts: hosts.clone() }),
+            Fault::Pause { hosts } => Some(Fault::Resume { hosts: hosts.clone() }),
+            Fault::ClockRate { hosts, .. } => Some(Fault::ResetClock { hosts: hosts.clone() }),
+            Fault::Heal | Fault::Start { .. } | Fault::Resume { .. } | Fault::ResetClock { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_has_an_inverse_and_inverses_have_none() {
+        let hosts = vec!["n1".to_string()];
+        let faults = [
+            Fault::Partition { grudge: Grudge::default() },
+            Fault::Kill { hosts: hosts.clone() },
+            Fault::Pause { hosts: hosts.clone() },
+            Fault::ClockRate { hosts: hosts.clone(), rate: 2.0 },
+        ];
+        for f in faults {
+            let inverse = f.inverse().expect("a fault has an inverse");
+            assert_eq!(inverse.inverse(), None);
+        }
+        assert_eq!(Fault::Kill { hosts: hosts.clone() }.inverse(), Some(Fault::Start { hosts }));
+    }
+}

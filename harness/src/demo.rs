@@ -13,6 +13,8 @@ use nodes::protocol::message::OpOutput;
 use nodes::protocol::params::AckMode;
 use tokio::time::Instant;
 
+use crate::error::Error as HarnessError;
+
 /// What the demo runs.
 #[derive(Clone, Debug)]
 pub struct DemoPlan {
@@ -41,17 +43,6 @@ pub struct DemoOutcome {
     pub acknowledged: u32,
     /// Acknowledged writes whose value the new master did not return.
     pub lost: Vec<String>,
-}
-
-/// Errors of the harness crate.
-#[derive(Debug, thiserror::Error)]
-pub enum HarnessError {
-    /// The group could not be started or controlled.
-    #[error(transparent)]
-    Nodes(#[from] nodes::error::Error),
-    /// The group never agreed on a first master.
-    #[error("the group elected no single master within {0:?} of starting")]
-    NoFirstMaster(Duration),
 }
 
 const CONVERGE: Duration = Duration::from_secs(10);

@@ -1,4 +1,7 @@
-//! The splitbrain controller. For now it holds the local fail-over demonstration; the test
-//! runner, cluster backends and reports arrive with their issues.
+//! The splitbrain controller: reaching nodes ([`remote`]), the local cluster of test hosts
+//! ([`cluster`]), the group's lifecycle on nodes ([`db`]), applying faults ([`nemesis`]), and the
+//! local fail-over demonstration ([`demo`]).
 
 pub mod demo;
+pub mod error;
+pub mod remote;

@@ -1,0 +1,314 @@
+//! [`Remote`] over SSH with russh: one persistent connection per node, at most
+//! [`MAX_CHANNELS`] commands at once on it (sshd's MaxSessions is 10), reconnection with
+//! back-off, host keys checked against a known_hosts file, key-file or ssh-agent authentication.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, Handle};
+use russh::keys::agent::client::AgentClient;
+use russh::keys::known_hosts::learn_known_hosts_path;
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate, check_known_hosts_path, load_secret_key};
+use russh::{ChannelMsg, Disconnect};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::{Cmd, ExitKind, Output, Remote};
+use crate::error::Error;
+
+/// Commands run at once over one connection.
+pub const MAX_CHANNELS: usize = 8;
+const CONNECT_ATTEMPTS: u32 = 5;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How the controller proves who it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// A private key file (OpenSSH format, no passphrase).
+    KeyFile(PathBuf),
+    /// The keys of the agent at `$SSH_AUTH_SOCK`.
+    Agent,
+}
+
+/// What to do with a host key that known_hosts does not list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// Refuse it (the default).
+    Strict,
+    /// Accept it and record it; a changed key is still refused.
+    AcceptNew,
+}
+
+/// Where and how to reach one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshTarget {
+    /// The node's name, used in errors.
+    pub host: String,
+    /// The address to connect to (a name or an IP).
+    pub address: String,
+    /// The SSH port.
+    pub port: u16,
+    /// The user to log in as.
+    pub user: String,
+    /// How to authenticate.
+    pub auth: Auth,
+    /// The known_hosts file to check host keys against.
+    pub known_hosts: PathBuf,
+    /// What to do with unknown host keys.
+    pub policy: HostKeyPolicy,
+}
+
+impl SshTarget {
+    /// A target for `host` as `~/.ssh/config` describes it (HostName, User, Port,
+    /// IdentityFile), overridden by `user` and `key` when given. Without a key from either, the
+    /// ssh-agent is used. known_hosts defaults to `~/.ssh/known_hosts`.
+    pub fn from_ssh_config(host: &str, user: Option<&str>, key: Option<&Path>, known_hosts: Option<&Path>) -> Self {
+        let config = russh_config::parse_home(host).unwrap_or_else(|_| russh_config::Config::default(host));
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+        let config_key = config.host_config.identity_file.as_ref().and_then(|files| files.first().cloned());
+        let auth = match key.map(Path::to_path_buf).or(config_key) {
+            Some(path) => Auth::KeyFile(path),
+            None => Auth::Agent,
+        };
+        SshTarget {
+            host: host.to_string(),
+            address: config.host_name.clone(),
+            port: config.port(),
+            user: user.map(str::to_string).unwrap_or_else(|| config.user()),
+            auth,
+            known_hosts: known_hosts.map(Path::to_path_buf).unwrap_or_else(|| home.join(".ssh/known_hosts")),
+            policy: HostKeyPolicy::Strict,
+        }
+    }
+}
+
+/// Checks the server's key against known_hosts and remembers why it refused one.
+struct HostCheck {
+    address: String,
+    port: u16,
+    known_hosts: PathBuf,
+    policy: HostKeyPolicy,
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+impl HostCheck {
+    fn verdict(&self, key: &PublicKey) -> Result<(), String> {
+        match check_known_hosts_path(&self.address, self.port, key, &self.known_hosts) {
+            Ok(true) => Ok(()),
+            Ok(false) if self.policy == HostKeyPolicy::AcceptNew => {
+                learn_known_hosts_path(&self.address, self.port, key, &self.known_hosts)
+                    .map_err(|e| format!("cannot record it in {}: {e}", self.known_hosts.display()))
+            }
+            Ok(false) => Err(format!(
+                "{} is not in {} (strict checking; add it, or accept new keys)",
+                self.address,
+                self.known_hosts.display()
+            )),
+            Err(russh::keys::Error::KeyChanged { line }) => Err(format!(
+                "HOST KEY MISMATCH: the key of {} differs from line {line} of {}",
+                self.address,
+                self.known_hosts.display()
+            )),
+            Err(e) => Err(format!("cannot check {}: {e}", self.known_hosts.display())),
+        }
+    }
+}
+
+impl client::Handler for HostCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
+            *self.refusal.lock().expect("not poisoned") = Some("host certificates are not supported".into());
+            return Ok(false);
+        };
+        match self.verdict(key) {
+            Ok(()) => Ok(true),
+            Err(why) => {
+                *self.refusal.lock().expect("not poisoned") = Some(why);
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// A node reached over SSH.
+pub struct SshNode {
+    target: SshTarget,
+    connection: tokio::sync::Mutex<Option<Arc<Handle<HostCheck>>>>,
+    channels: Semaphore,
+}
+
+impl SshNode {
+    /// A node that connects on first use.
+    pub fn new(target: SshTarget) -> Self {
+        SshNode { target, connection: tokio::sync::Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS) }
+    }
+
+    /// The target it reaches.
+    pub fn target(&self) -> &SshTarget {
+        &self.target
+    }
+
+    /// Connects now (when not connected), so that later commands pay no handshake.
+    pub async fn connect(&self) -> Result<(), Error> {
+        self.handle().await.map(drop)
+    }
+
+    /// Closes the connection; the next command reconnects.
+    pub async fn disconnect(&self) {
+        if let Some(handle) = self.connection.lock().await.take() {
+            let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        }
+    }
+
+    async fn handle(&self) -> Result<Arc<Handle<HostCheck>>, Error> {
+        let mut slot = self.connection.lock().await;
+        if let Some(handle) = slot.as_ref().filter(|h| !h.is_closed()) {
+            return Ok(handle.clone());
+        }
+        let mut backoff = Duration::from_millis(50);
+        let mut attempt = 1;
+        let handle = loop {
+            match self.connect_once().await {
+                Ok(handle) => break Arc::new(handle),
+                Err(e @ (Error::HostKey { .. } | Error::Connect { .. })) if attempt >= CONNECT_ATTEMPTS => return Err(e),
+                Err(e @ Error::HostKey { .. }) => return Err(e),
+                Err(Error::Connect { problem, .. }) if problem.starts_with("authentication") => {
+                    return Err(Error::Connect { host: self.target.host.clone(), problem });
+                }
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    attempt += 1;
+                }
+            }
+        };
+        *slot = Some(handle.clone());
+        Ok(handle)
+    }
+
+    async fn connect_once(&self) -> Result<Handle<HostCheck>, Error> {
+        let t = &self.target;
+        let failed = |problem: String| Error::Connect { host: t.host.clone(), problem };
+        let refusal = Arc::new(Mutex::new(None));
+        let check = HostCheck {
+            address: t.address.clone(),
+            port: t.port,
+            known_hosts: t.known_hosts.clone(),
+            policy: t.policy,
+            refusal: refusal.clone(),
+        };
+        let config = Arc::new(client::Config {
+            nodelay: true,
+            inactivity_timeout: None,
+            keepalive_interval: Some(Duration::from_secs(10)),
+            ..client::Config::default()
+        });
+        let connecting = client::connect(config, (t.address.as_str(), t.port), check);
+        let mut handle = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Err(_) => return Err(failed(format!("connecting to {}:{} timed out", t.address, t.port))),
+            Ok(Err(e)) => {
+                if let Some(why) = refusal.lock().expect("not poisoned").take() {
+                    return Err(Error::HostKey { host: t.host.clone(), problem: why });
+                }
+                return Err(failed(format!("connecting to {}:{}: {e}", t.address, t.port)));
+            }
+            Ok(Ok(handle)) => handle,
+        };
+        let accepted = match &t.auth {
+            Auth::KeyFile(path) => {
+                let key = load_secret_key(path, None)
+                    .map_err(|e| failed(format!("authentication: cannot load key {}: {e}", path.display())))?;
+                let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+                handle
+                    .authenticate_publickey(&t.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                    .await
+                    .map_err(|e| failed(format!("authentication: {e}")))?
+                    .success()
+            }
+            Auth::Agent => {
+                let mut agent = AgentClient::connect_env()
+                    .await
+                    .map_err(|e| failed(format!("authentication: no ssh-agent ($SSH_AUTH_SOCK): {e}")))?;
+                let identities = agent.request_identities().await.map_err(|e| failed(format!("authentication: ssh-agent: {e}")))?;
+                let mut accepted = false;
+                for identity in identities {
+                    let key = identity.public_key().into_owned();
+                    let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+                    if let Ok(result) = handle.authenticate_publickey_with(&t.user, key, hash, &mut agent).await
+                        && result.success()
+                    {
+                        accepted = true;
+                        break;
+                    }
+                }
+                accepted
+            }
+        };
+        if !accepted {
+            return Err(failed(format!("authentication as {} refused", t.user)));
+        }
+        Ok(handle)
+    }
+
+    async fn forget(&self, stale: &Arc<Handle<HostCheck>>) {
+        let mut slot = self.connection.lock().await;
+        if slot.as_ref().is_some_and(|h| Arc::ptr_eq(h, stale)) {
+            *slot = None;
+        }
+    }
+}
+
+impl Remote for SshNode {
+    fn host(&self) -> &str {
+        &self.target.host
+    }
+
+    async fn exec(&self, cmd: &Cmd) -> Result<Output, Error> {
+        let transport = |problem: String| Error::Transport {
+            host: self.target.host.clone(),
+            command: cmd.line.clone(),
+            problem,
+        };
+        let _permit = self.channels.acquire().await.map_err(|e| transport(e.to_string()))?;
+        let deadline = Instant::now() + cmd.timeout;
+        let mut channel = {
+            let handle = self.handle().await?;
+            match handle.channel_open_session().await {
+                Ok(channel) => channel,
+                Err(_) => {
+                    self.forget(&handle).await;
+                    let handle = self.handle().await?;
+                    handle.channel_open_session().await.map_err(|e| transport(format!("open a channel: {e}")))?
+                }
+            }
+        };
+        let ran = tokio::time::timeout_at(deadline, async {
+            channel.exec(true, cmd.line.as_bytes()).await?;
+            if let Some(data) = &cmd.stdin {
+                channel.data(&data[..]).await?;
+            }
+            channel.eof().await?;
+            let mut out = Output { exit: ExitKind::Unknown, stdout: Vec::new(), stderr: Vec::new() };
+            while let Some(msg) = channel.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => out.stderr.extend_from_slice(&data),
+                    ChannelMsg::ExitStatus { exit_status } => out.exit = ExitKind::Code(exit_status),
+                    ChannelMsg::ExitSignal { signal_name, .. } => out.exit = ExitKind::Signal(format!("{signal_name:?}")),
+                    _ => {}
+                }
+            }
+            Ok::<_, russh::Error>(out)
+        })
+        .await;
+        let _ = channel.close().await;
+        match ran {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => Err(transport(e.to_string())),
+            Err(_) => Err(Error::Timeout { host: self.target.host.clone(), command: cmd.line.clone(), timeout: cmd.timeout }),
+        }
+    }
+}

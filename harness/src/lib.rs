@@ -2,6 +2,7 @@
 //! ([`cluster`]), the group's lifecycle on nodes ([`db`]), applying faults ([`nemesis`]), and the
 //! local fail-over demonstration ([`demo`]).
 
+pub mod cluster;
 pub mod demo;
 pub mod error;
 pub mod remote;

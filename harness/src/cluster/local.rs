@@ -223,7 +223,12 @@ pub fn down(state_dir: &Path) -> Result<(), Error> {
         sh(&["ip", "netns", "del", &netns])?;
     }
     for link in our_links()? {
-        sh(&["ip", "link", "del", &link])?;
+        if let Err(e) = sh(&["ip", "link", "del", &link]) {
+            // A namespace's deletion takes its veth with it, asynchronously.
+            if our_links()?.contains(&link) {
+                return Err(e);
+            }
+        }
     }
     if state_dir.exists() {
         fs::remove_dir_all(state_dir).map_err(|e| Error::file(state_dir, e))?;

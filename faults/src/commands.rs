@@ -16,7 +16,11 @@ pub const CHAIN: &str = "SPLITBRAIN";
 
 /// Per host, the command that installs its part of `grudge` (flushing what was there).
 /// `addr` gives each host's address; hosts without a grudge get a plain flush.
-pub fn partition(grudge: &Grudge, hosts: &[Host], addr: impl Fn(&str) -> Option<IpAddr>) -> BTreeMap<Host, String> {
+pub fn partition(
+    grudge: &Grudge,
+    hosts: &[Host],
+    addr: impl Fn(&str) -> Option<IpAddr>,
+) -> BTreeMap<Host, String> {
     hosts
         .iter()
         .map(|host| {
@@ -45,7 +49,9 @@ pub fn remove_chain() -> String {
 }
 
 fn ensure_chain() -> String {
-    format!("(iptables -n -L {CHAIN} >/dev/null 2>&1 || iptables -N {CHAIN}) && (iptables -C INPUT -j {CHAIN} 2>/dev/null || iptables -I INPUT -j {CHAIN})")
+    format!(
+        "(iptables -n -L {CHAIN} >/dev/null 2>&1 || iptables -N {CHAIN}) && (iptables -C INPUT -j {CHAIN} 2>/dev/null || iptables -I INPUT -j {CHAIN})"
+    )
 }
 
 /// Sends `signal` (`KILL`, `STOP`, `CONT`, `TERM`) to the pid in `pidfile`; succeeds (doing
@@ -64,7 +70,11 @@ pub fn faketime_spec(rate: f64) -> String {
 
 /// Sets the clock rate read from the timestamp file `path`.
 pub fn clock_rate(path: &str, rate: f64) -> String {
-    format!("printf '%s\\n' {} > {}", shell_escape::escape(faketime_spec(rate).into()), shell_escape::escape(path.into()))
+    format!(
+        "printf '%s\\n' {} > {}",
+        shell_escape::escape(faketime_spec(rate).into()),
+        shell_escape::escape(path.into())
+    )
 }
 
 #[cfg(test)]

@@ -23,7 +23,12 @@ pub enum Selector {
 }
 
 /// Picks the replicas `selector` names among `replicas`; empty when `Master` and none is known.
-pub fn select<R: Rng + ?Sized>(selector: Selector, replicas: &[Host], master: Option<&Host>, rng: &mut R) -> Vec<Host> {
+pub fn select<R: Rng + ?Sized>(
+    selector: Selector,
+    replicas: &[Host],
+    master: Option<&Host>,
+    rng: &mut R,
+) -> Vec<Host> {
     let mut shuffled = replicas.to_vec();
     shuffled.shuffle(rng);
     let n = replicas.len();

@@ -3,6 +3,8 @@
 //! local fail-over demonstration ([`demo`]).
 
 pub mod cluster;
+pub mod db;
 pub mod demo;
 pub mod error;
+pub mod nemesis;
 pub mod remote;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use harness::cluster::local::{self, DEFAULT_STATE_DIR, LocalSpec};
+use harness::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
 use harness::demo::{self, DemoPlan};
 use harness::error::Error;
 use nodes::protocol::bugs::{Bug, Bugs};
@@ -53,6 +53,9 @@ enum Command {
         /// Where the cluster's keys, configs, pidfiles and nodes file live.
         #[arg(long, global = true, default_value = DEFAULT_STATE_DIR)]
         state_dir: PathBuf,
+        /// Prefix of the namespaces and links the cluster makes (1 to 4 characters).
+        #[arg(long, global = true, default_value = DEFAULT_PREFIX)]
+        prefix: String,
     },
 }
 
@@ -80,7 +83,8 @@ enum Ack {
 }
 
 fn parse_subnet(text: &str) -> Result<[u8; 3], String> {
-    let octets: Vec<u8> = text.split('.').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad_subnet(text))?;
+    let octets: Vec<u8> =
+        text.split('.').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad_subnet(text))?;
     octets.try_into().map_err(|_| bad_subnet(text))
 }
 
@@ -119,17 +123,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = runtime.block_on(demo::run(&plan))?;
             Ok(report_demo(&outcome))
         }
-        Command::Cluster { action, state_dir } => {
-            runtime.block_on(cluster(action, state_dir))?;
+        Command::Cluster { action, state_dir, prefix } => {
+            runtime.block_on(cluster(action, state_dir, prefix))?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-async fn cluster(action: ClusterAction, state_dir: PathBuf) -> Result<(), Error> {
+async fn cluster(action: ClusterAction, state_dir: PathBuf, prefix: String) -> Result<(), Error> {
     match action {
         ClusterAction::Up { nodes, subnet } => {
-            let spec = LocalSpec { nodes, state_dir, subnet };
+            let spec = LocalSpec { nodes, state_dir, subnet, prefix };
             let cancel = Arc::new(AtomicBool::new(false));
             let building = tokio::task::spawn_blocking({
                 let (spec, cancel) = (spec.clone(), cancel.clone());
@@ -142,11 +146,12 @@ async fn cluster(action: ClusterAction, state_dir: PathBuf) -> Result<(), Error>
                     eprintln!("interrupted: removing what was made");
                     cancel.store(true, Ordering::SeqCst);
                     let _ = building.await;
-                    local::down(&spec.state_dir)?;
+                    local::down(&spec.state_dir, &spec.prefix)?;
                     return Err(Error::Interrupted);
                 }
             };
-            let file = built.map_err(|e| Error::Local { command: "cluster up".into(), problem: e.to_string() })??;
+            let file = built
+                .map_err(|e| Error::Local { command: "cluster up".into(), problem: e.to_string() })??;
             println!("local cluster up: {} replica hosts and a name-server host", file.replicas.len());
             for node in file.all() {
                 println!("  {:<4} {}", node.name, node.address);
@@ -155,12 +160,12 @@ async fn cluster(action: ClusterAction, state_dir: PathBuf) -> Result<(), Error>
             Ok(())
         }
         ClusterAction::Down => {
-            local::down(&state_dir)?;
+            local::down(&state_dir, &prefix)?;
             println!("local cluster removed");
             Ok(())
         }
         ClusterAction::Status => {
-            let status = local::status(&state_dir)?;
+            let status = local::status(&state_dir, &prefix)?;
             if status.is_empty() {
                 println!("no local cluster");
             } else {

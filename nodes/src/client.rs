@@ -280,3 +280,27 @@ pub async fn status<T: DeserializeOwned>(admin: SocketAddr, timeout: Duration) -
     .map_err(|_| failed("no answer in time".into()))??;
     serde_json::from_str(&body).map_err(|e| failed(format!("bad status JSON: {e}")))
 }
+
+/// `Some(m)` when, right now, exactly one master persists among the `running` replicas of
+/// `config` (see [`single_master`](crate::protocol::replica::single_master)), judged from their
+/// status queries and the name server's; a running replica that does not answer counts against it.
+pub async fn observe_single_master(
+    config: &GroupConfig,
+    running: impl IntoIterator<Item = ReplicaId>,
+    timeout: Duration,
+) -> Option<ReplicaId> {
+    let mut servers = Vec::new();
+    for id in running {
+        let report: crate::runtime::ReplicaReport =
+            status(config.member(id).ok()?.admin, timeout).await.ok()?;
+        servers.push((id, report.status.role, report.status.master));
+    }
+    let ns: crate::runtime::NameServerReport = status(config.nameserver.admin, timeout).await.ok()?;
+    let registered: Vec<_> = ns
+        .status
+        .groups
+        .get(&config.params.group)
+        .map(|g| g.registrations.iter().map(|r| r.id).collect())
+        .unwrap_or_default();
+    crate::protocol::replica::single_master(servers, &registered)
+}

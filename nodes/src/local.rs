@@ -13,11 +13,10 @@ use nix::unistd::Pid;
 use tempfile::TempDir;
 use tokio::time::Instant;
 
-use crate::client::{Client, ClientConfig, status};
+use crate::client::{Client, ClientConfig, observe_single_master, status};
 use crate::error::Error;
 use crate::protocol::ReplicaId;
 use crate::protocol::bugs::Bugs;
-use crate::protocol::replica::single_master;
 use crate::runtime::config::{ElectionFile, GroupConfig, GroupFile, MemberFile, NameServerFile, TimersFile};
 use crate::runtime::{NameServerReport, ReplicaReport};
 
@@ -137,22 +136,10 @@ impl LocalGroup {
         status(self.config.nameserver.admin, STATUS_TIMEOUT).await
     }
 
-    /// `Some(m)` when, right now, exactly one master persists among the running replicas (see
-    /// [`single_master`]); a running replica that does not answer counts against it.
+    /// `Some(m)` when, right now, exactly one master persists among the running replicas.
     pub async fn single_master(&self) -> Option<ReplicaId> {
-        let mut servers = Vec::new();
-        for id in (0..self.config.params.members).filter(|&id| self.pid(id).is_some()) {
-            let report = self.status(id).await.ok()?;
-            servers.push((id, report.status.role, report.status.master));
-        }
-        let ns = self.nameserver_status().await.ok()?;
-        let registered: Vec<_> = ns
-            .status
-            .groups
-            .get(&self.config.params.group)
-            .map(|g| g.registrations.iter().map(|r| r.id).collect())
-            .unwrap_or_default();
-        single_master(servers, &registered)
+        let running = (0..self.config.params.members).filter(|&id| self.pid(id).is_some());
+        observe_single_master(&self.config, running, STATUS_TIMEOUT).await
     }
 
     /// Polls until exactly one master persists, or `limit` elapsed.

@@ -4,7 +4,7 @@
 //! key made here. The controller gets a key pair and a known_hosts file; `up` writes a nodes
 //! file so that tests run unchanged against real hosts.
 //!
-//! Everything made is named with [`PREFIX`] or lives under the state directory, and each host's
+//! Everything made is named with the cluster's prefix or lives under the state directory, and each host's
 //! process tree is stopped through the pid of its `unshare` (recorded in a pidfile before
 //! anything else happens), so `down` also cleans after a run that was SIGKILLed.
 
@@ -25,10 +25,8 @@ use nix::unistd::Pid;
 use super::nodes_file::{NodeEntry, NodesFile};
 use crate::error::Error;
 
-/// Prefix of every namespace and link the local cluster makes.
-pub const PREFIX: &str = "sb-";
-/// The bridge joining the hosts and the controller.
-pub const BRIDGE: &str = "sb-br";
+/// The default prefix of every namespace and link the local cluster makes.
+pub const DEFAULT_PREFIX: &str = "sb-";
 /// Where each host sees its own private data directory.
 pub const NODE_DATA: &str = "/var/lib/splitbrain-node";
 /// The default state directory.
@@ -44,12 +42,20 @@ pub struct LocalSpec {
     /// The first three octets of the /24 the hosts live in; the controller is `.1`, `ns` is
     /// `.10`, `n<i>` is `.(10+i)`.
     pub subnet: [u8; 3],
+    /// Prefix of every namespace and link name (at most 4 characters, so that link names fit
+    /// the kernel's 15); clusters with different prefixes, state directories and subnets can
+    /// coexist.
+    pub prefix: String,
 }
 
 impl LocalSpec {
     /// The nodes file `up` writes.
     pub fn nodes_file_path(&self) -> PathBuf {
         self.state_dir.join("nodes.yaml")
+    }
+
+    fn bridge(&self) -> String {
+        format!("{}br", self.prefix)
     }
 
     fn address(&self, host: u8) -> Ipv4Addr {
@@ -96,11 +102,17 @@ fn which(tool: &str) -> Option<PathBuf> {
 /// On an error, or when `cancel` is set (SIGINT), it removes what it made and fails.
 pub fn up(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
     check_tools()?;
-    down(&spec.state_dir)?;
+    if spec.prefix.is_empty() || spec.prefix.len() > 4 {
+        return Err(Error::Local {
+            command: "cluster up".into(),
+            problem: "the prefix must be 1 to 4 characters".into(),
+        });
+    }
+    down(&spec.state_dir, &spec.prefix)?;
     match build(spec, cancel) {
         Ok(file) => Ok(file),
         Err(e) => {
-            down(&spec.state_dir)?;
+            down(&spec.state_dir, &spec.prefix)?;
             Err(e)
         }
     }
@@ -109,7 +121,11 @@ pub fn up(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
 fn build(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
     let checkpoint = || if cancel.load(Ordering::SeqCst) { Err(Error::Interrupted) } else { Ok(()) };
     let dir = &spec.state_dir;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir.join("hosts")).map_err(|e| Error::file(dir, e))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir.join("hosts"))
+        .map_err(|e| Error::file(dir, e))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| Error::file(dir, e))?;
     for shared in ["/run/sshd", NODE_DATA] {
         fs::create_dir_all(shared).map_err(|e| Error::file(shared, e))?;
@@ -117,15 +133,17 @@ fn build(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
     let key = dir.join("id_ed25519");
     keygen(&key)?;
     let controller = spec.address(1);
-    sh(&["ip", "link", "add", BRIDGE, "type", "bridge"])?;
-    sh(&["ip", "addr", "add", &format!("{controller}/24"), "dev", BRIDGE])?;
-    sh(&["ip", "link", "set", BRIDGE, "up"])?;
+    let bridge = spec.bridge();
+    sh(&["ip", "link", "add", &bridge, "type", "bridge"])?;
+    sh(&["ip", "addr", "add", &format!("{controller}/24"), "dev", &bridge])?;
+    sh(&["ip", "link", "set", &bridge, "up"])?;
     let authorized = fs::read_to_string(key.with_extension("pub")).map_err(|e| Error::file(&key, e))?;
     let mut known_hosts = String::new();
     for (name, address) in spec.hosts() {
         checkpoint()?;
         let host_dir = make_host(spec, &name, address, &authorized)?;
-        let host_key = fs::read_to_string(host_dir.join("ssh_host_ed25519_key.pub")).map_err(|e| Error::file(&host_dir, e))?;
+        let host_key = fs::read_to_string(host_dir.join("ssh_host_ed25519_key.pub"))
+            .map_err(|e| Error::file(&host_dir, e))?;
         let mut parts = host_key.split_whitespace();
         let (kind, body) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
         known_hosts.push_str(&format!("{address} {kind} {body}\n"));
@@ -137,7 +155,8 @@ fn build(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
         wait_for_port(SocketAddr::from((address, 22)), Duration::from_secs(10), cancel)
             .map_err(|problem| Error::Local { command: format!("sshd of {name}"), problem })?;
     }
-    let entry = |(name, address): (String, Ipv4Addr)| NodeEntry { name, address: address.to_string(), port: 22 };
+    let entry =
+        |(name, address): (String, Ipv4Addr)| NodeEntry { name, address: address.to_string(), port: 22 };
     let mut hosts = spec.hosts().into_iter().map(entry);
     let file = NodesFile {
         user: "root".into(),
@@ -152,8 +171,8 @@ fn build(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
 
 /// Makes one host: namespace, veth on the bridge, keys, sshd config, and its sshd.
 fn make_host(spec: &LocalSpec, name: &str, address: Ipv4Addr, authorized: &str) -> Result<PathBuf, Error> {
-    let netns = format!("{PREFIX}{name}");
-    let veth = format!("{PREFIX}v-{name}");
+    let netns = format!("{}{name}", spec.prefix);
+    let veth = format!("{}v-{name}", spec.prefix);
     let host_dir = spec.state_dir.join("hosts").join(name);
     let home = host_dir.join("home");
     let data = host_dir.join("data");
@@ -178,7 +197,7 @@ fn make_host(spec: &LocalSpec, name: &str, address: Ipv4Addr, authorized: &str) 
 
     sh(&["ip", "netns", "add", &netns])?;
     sh(&["ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &netns])?;
-    sh(&["ip", "link", "set", &veth, "master", BRIDGE, "up"])?;
+    sh(&["ip", "link", "set", &veth, "master", &spec.bridge(), "up"])?;
     sh(&["ip", "-n", &netns, "addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
     sh(&["ip", "-n", &netns, "link", "set", "eth0", "up"])?;
     sh(&["ip", "-n", &netns, "link", "set", "lo", "up"])?;
@@ -193,7 +212,18 @@ fn make_host(spec: &LocalSpec, name: &str, address: Ipv4Addr, authorized: &str) 
     let log = fs::File::create(&log_path).map_err(|e| Error::file(&log_path, e))?;
     let err_log = log.try_clone().map_err(|e| Error::file(&log_path, e))?;
     let child = Command::new("ip")
-        .args(["netns", "exec", &netns, "unshare", "--pid", "--mount", "--uts", "--fork", "--kill-child", "--mount-proc"])
+        .args([
+            "netns",
+            "exec",
+            &netns,
+            "unshare",
+            "--pid",
+            "--mount",
+            "--uts",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+        ])
         .args(["--", "/bin/sh", "-c", &script])
         .stdin(Stdio::null())
         .stdout(log)
@@ -209,8 +239,8 @@ fn make_host(spec: &LocalSpec, name: &str, address: Ipv4Addr, authorized: &str) 
 
 /// Removes everything a local cluster made, idempotently: each host's process tree (by the pid
 /// in its pidfile, checked against the process's command line), every namespace and link named
-/// with [`PREFIX`], and the state directory.
-pub fn down(state_dir: &Path) -> Result<(), Error> {
+/// with `prefix`, and the state directory.
+pub fn down(state_dir: &Path, prefix: &str) -> Result<(), Error> {
     for pid in host_pids(state_dir) {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -219,13 +249,13 @@ pub fn down(state_dir: &Path) -> Result<(), Error> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    for netns in our_namespaces()? {
+    for netns in our_namespaces(prefix)? {
         sh(&["ip", "netns", "del", &netns])?;
     }
-    for link in our_links()? {
+    for link in our_links(prefix)? {
         if let Err(e) = sh(&["ip", "link", "del", &link]) {
             // A namespace's deletion takes its veth with it, asynchronously.
-            if our_links()?.contains(&link) {
+            if our_links(prefix)?.contains(&link) {
                 return Err(e);
             }
         }
@@ -252,16 +282,19 @@ pub struct Status {
 impl Status {
     /// True when nothing of a local cluster exists.
     pub fn is_empty(&self) -> bool {
-        self.namespaces.is_empty() && self.links.is_empty() && self.host_pids.is_empty() && self.nodes_file.is_none()
+        self.namespaces.is_empty()
+            && self.links.is_empty()
+            && self.host_pids.is_empty()
+            && self.nodes_file.is_none()
     }
 }
 
-/// Lists what exists.
-pub fn status(state_dir: &Path) -> Result<Status, Error> {
+/// Lists what exists of the cluster with this state directory and prefix.
+pub fn status(state_dir: &Path, prefix: &str) -> Result<Status, Error> {
     let nodes_file = state_dir.join("nodes.yaml");
     Ok(Status {
-        namespaces: our_namespaces()?,
-        links: our_links()?,
+        namespaces: our_namespaces(prefix)?,
+        links: our_links(prefix)?,
         host_pids: host_pids(state_dir),
         nodes_file: nodes_file.exists().then_some(nodes_file),
     })
@@ -283,20 +316,26 @@ fn host_pids(state_dir: &Path) -> Vec<i32> {
         .collect()
 }
 
-fn our_namespaces() -> Result<Vec<String>, Error> {
+fn our_namespaces(prefix: &str) -> Result<Vec<String>, Error> {
     let out = output(&["ip", "netns", "list"])?;
-    Ok(out.lines().filter_map(|l| l.split_whitespace().next()).filter(|n| n.starts_with(PREFIX)).map(String::from).collect())
+    Ok(out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(String::from)
+        .collect())
 }
 
-fn our_links() -> Result<Vec<String>, Error> {
+fn our_links(prefix: &str) -> Result<Vec<String>, Error> {
     let out = output(&["ip", "-o", "link", "show"])?;
     let mut links: Vec<String> = out
         .lines()
         .filter_map(|l| l.split(':').nth(1))
         .map(|n| n.trim().split('@').next().unwrap_or_default().to_string())
-        .filter(|n| n.starts_with(PREFIX))
+        .filter(|n| n.starts_with(prefix))
         .collect();
-    links.sort_by_key(|l| l == BRIDGE);
+    let bridge = format!("{prefix}br");
+    links.sort_by_key(|l| *l == bridge);
     Ok(links)
 }
 
@@ -315,7 +354,9 @@ fn wait_for_port(addr: SocketAddr, limit: Duration, cancel: &AtomicBool) -> Resu
         }
         match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
             Ok(_) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => return Err(format!("{addr} not answering after {limit:?}: {e}")),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("{addr} not answering after {limit:?}: {e}"));
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }

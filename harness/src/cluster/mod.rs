@@ -3,3 +3,49 @@
 
 pub mod local;
 pub mod nodes_file;
+
+use std::net::{IpAddr, ToSocketAddrs};
+
+use nodes::protocol::ReplicaId;
+use nodes::protocol::bugs::Bugs;
+use nodes::runtime::config::GroupFile;
+
+use crate::db::{Group, Process};
+use crate::error::Error;
+use crate::nemesis::Hosts;
+use crate::remote::ssh::{HostKeyPolicy, SshNode};
+use nodes_file::{NodeEntry, NodesFile};
+
+/// The group deployed on the hosts of `file` over SSH, and their names for the nemesis.
+pub fn ssh_group(
+    file: &NodesFile,
+    policy: HostKeyPolicy,
+    tune: impl FnOnce(&mut GroupFile),
+    bugs: Bugs,
+    clock_faults: bool,
+) -> Result<(Group<SshNode>, Hosts), Error> {
+    let resolve = |node: &NodeEntry| -> Result<IpAddr, Error> {
+        let target = file.target(node, policy);
+        (target.address.as_str(), target.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .map(|a| a.ip())
+            .ok_or_else(|| Error::Connect {
+                host: node.name.clone(),
+                problem: format!("cannot resolve {}", target.address),
+            })
+    };
+    let mut names = std::collections::BTreeMap::new();
+    let ns_ip = resolve(&file.nameserver)?;
+    names.insert(file.nameserver.name.clone(), (Process::NameServer, ns_ip));
+    let mut replicas = Vec::new();
+    for (i, node) in file.replicas.iter().enumerate() {
+        let ip = resolve(node)?;
+        names.insert(node.name.clone(), (Process::Replica(i as ReplicaId), ip));
+        replicas.push((SshNode::new(file.target(node, policy)), ip));
+    }
+    let nameserver = (SshNode::new(file.target(&file.nameserver, policy)), ns_ip);
+    let group = Group::new(nameserver, replicas, tune, bugs, clock_faults)?;
+    Ok((group, Hosts { names }))
+}

@@ -9,7 +9,9 @@ use std::time::Duration;
 use russh::client::{self, Handle};
 use russh::keys::agent::client::AgentClient;
 use russh::keys::known_hosts::learn_known_hosts_path;
-use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate, check_known_hosts_path, load_secret_key};
+use russh::keys::{
+    PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate, check_known_hosts_path, load_secret_key,
+};
 use russh::{ChannelMsg, Disconnect};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -63,7 +65,12 @@ impl SshTarget {
     /// A target for `host` as `~/.ssh/config` describes it (HostName, User, Port,
     /// IdentityFile), overridden by `user` and `key` when given. Without a key from either, the
     /// ssh-agent is used. known_hosts defaults to `~/.ssh/known_hosts`.
-    pub fn from_ssh_config(host: &str, user: Option<&str>, key: Option<&Path>, known_hosts: Option<&Path>) -> Self {
+    pub fn from_ssh_config(
+        host: &str,
+        user: Option<&str>,
+        key: Option<&Path>,
+        known_hosts: Option<&Path>,
+    ) -> Self {
         let config = russh_config::parse_home(host).unwrap_or_else(|_| russh_config::Config::default(host));
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
         let config_key = config.host_config.identity_file.as_ref().and_then(|files| files.first().cloned());
@@ -173,7 +180,9 @@ impl SshNode {
         let handle = loop {
             match self.connect_once().await {
                 Ok(handle) => break Arc::new(handle),
-                Err(e @ (Error::HostKey { .. } | Error::Connect { .. })) if attempt >= CONNECT_ATTEMPTS => return Err(e),
+                Err(e @ (Error::HostKey { .. } | Error::Connect { .. })) if attempt >= CONNECT_ATTEMPTS => {
+                    return Err(e);
+                }
                 Err(e @ Error::HostKey { .. }) => return Err(e),
                 Err(Error::Connect { problem, .. }) if problem.starts_with("authentication") => {
                     return Err(Error::Connect { host: self.target.host.clone(), problem });
@@ -219,8 +228,9 @@ impl SshNode {
         };
         let accepted = match &t.auth {
             Auth::KeyFile(path) => {
-                let key = load_secret_key(path, None)
-                    .map_err(|e| failed(format!("authentication: cannot load key {}: {e}", path.display())))?;
+                let key = load_secret_key(path, None).map_err(|e| {
+                    failed(format!("authentication: cannot load key {}: {e}", path.display()))
+                })?;
                 let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
                 handle
                     .authenticate_publickey(&t.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
@@ -232,12 +242,16 @@ impl SshNode {
                 let mut agent = AgentClient::connect_env()
                     .await
                     .map_err(|e| failed(format!("authentication: no ssh-agent ($SSH_AUTH_SOCK): {e}")))?;
-                let identities = agent.request_identities().await.map_err(|e| failed(format!("authentication: ssh-agent: {e}")))?;
+                let identities = agent
+                    .request_identities()
+                    .await
+                    .map_err(|e| failed(format!("authentication: ssh-agent: {e}")))?;
                 let mut accepted = false;
                 for identity in identities {
                     let key = identity.public_key().into_owned();
                     let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
-                    if let Ok(result) = handle.authenticate_publickey_with(&t.user, key, hash, &mut agent).await
+                    if let Ok(result) =
+                        handle.authenticate_publickey_with(&t.user, key, hash, &mut agent).await
                         && result.success()
                     {
                         accepted = true;
@@ -281,7 +295,10 @@ impl Remote for SshNode {
                 Err(_) => {
                     self.forget(&handle).await;
                     let handle = self.handle().await?;
-                    handle.channel_open_session().await.map_err(|e| transport(format!("open a channel: {e}")))?
+                    handle
+                        .channel_open_session()
+                        .await
+                        .map_err(|e| transport(format!("open a channel: {e}")))?
                 }
             }
         };
@@ -297,7 +314,9 @@ impl Remote for SshNode {
                     ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
                     ChannelMsg::ExtendedData { data, ext: 1 } => out.stderr.extend_from_slice(&data),
                     ChannelMsg::ExitStatus { exit_status } => out.exit = ExitKind::Code(exit_status),
-                    ChannelMsg::ExitSignal { signal_name, .. } => out.exit = ExitKind::Signal(format!("{signal_name:?}")),
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        out.exit = ExitKind::Signal(format!("{signal_name:?}"))
+                    }
                     _ => {}
                 }
             }
@@ -308,7 +327,11 @@ impl Remote for SshNode {
         match ran {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => Err(transport(e.to_string())),
-            Err(_) => Err(Error::Timeout { host: self.target.host.clone(), command: cmd.line.clone(), timeout: cmd.timeout }),
+            Err(_) => Err(Error::Timeout {
+                host: self.target.host.clone(),
+                command: cmd.line.clone(),
+                timeout: cmd.timeout,
+            }),
         }
     }
 }

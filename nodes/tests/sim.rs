@@ -181,11 +181,18 @@ fn bug_no_ns_dedup_lets_two_registrations_stand() {
     assert!(name_server_ever_held_two_registrations(&[Bug::NoNsDedup]));
 }
 
-/// Masters standing 20 ms after equal election timers expired together on S_1..S_4, with the
-/// name server cut off so that mastership updating (E3) alone must leave one.
+/// Masters standing 20 ms after equal election timers expired together on S_1..S_4 (restarted
+/// with `bugs` after the group settled), with the name server cut off so that mastership
+/// updating (E3) alone must leave one.
 fn masters_after_concurrent_declarations(bugs: &[Bug]) -> usize {
     let params = Params { election: ElectionScheme::Equal { t: ms(150) }, ..Params::default() };
-    let mut sim = settled(SimConfig { params, ..config(bugs) });
+    let mut sim = settled(SimConfig { params, ..config(&[]) });
+    sim.set_bugs(Bugs::new(bugs.iter().copied()));
+    for id in 1..5 {
+        sim.crash(id);
+        sim.restart(id);
+    }
+    sim.run_until_true(ms(1000), |s| s.converged_master() == Some(0)).expect("the restarted follow S_0");
     let mut replicas = peers();
     replicas.push(NodeId::Replica(0));
     sim.partition(&[&[NodeId::NameServer], &replicas]);

@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 pub enum Bug {
     /// M1-M3 never run: a split brain persists after a partition heals.
     NoSelfMonitoring,
-    /// The name server keeps every registration and never notifies the group.
+    /// The name server keeps every registration (no duplicate removal, no lease expiry) and
+    /// never notifies the group.
     NoNsDedup,
-    /// A master ignores `DeclareMaster` and `RevokeMaster`.
+    /// A master never gives up mastership: it ignores `DeclareMaster`, `RevokeMaster` and the
+    /// detector's verdict.
     NeverYield,
     /// The master never forwards `Apply` to backups.
     NoForward,

@@ -244,11 +244,13 @@ fn s004_fig9_act970_930_960_revoke_naming_a_higher_index_is_contested() {
 }
 
 #[test]
-fn bug_never_yield_master_ignores_declare_and_revoke() {
+fn bug_never_yield_master_ignores_declare_revoke_and_the_detector() {
     let mut r = master_with_bugs(3, Params::default(), Bugs::new([Bug::NeverYield]));
     r.handle_peer(ms(500), 1, PeerMsg::DeclareMaster { idx: 1 });
     r.handle_peer(ms(501), 1, PeerMsg::RevokeMaster { reject: 3, idx: 1 });
-    assert_eq!(r.role(), Role::Master);
+    let actions = detect(&mut r, ms(502), 1);
+    assert!(peer_msgs(&actions).is_empty(), "no recovery download: {actions:?}");
+    assert_eq!((r.role(), r.master()), (Role::Master, Some(3)));
 }
 
 // ---- 003 Fig. 8: self-monitoring -------------------------------------------------------
@@ -453,6 +455,7 @@ fn bug_no_ns_dedup_keeps_every_registration_and_never_notifies() {
     register(&mut ns, 10, 0);
     assert_eq!(ns.registrations("g", ms(11)).len(), 2);
     assert!(notified(&mut ns).is_empty());
+    assert_eq!(ns.registrations("g", ms(10_000)).len(), 2, "not even leases expire");
 }
 
 // ---- replication -----------------------------------------------------------------------

@@ -4,7 +4,8 @@
 //! Registrations are leases: a registration not renewed within `lease_ttl` expires. When a
 //! group holds more than one live registration, the name server keeps one by [`KeepRule`],
 //! removes the others and notifies every server it has heard from in that group (act 1210-1230).
-//! Look-ups answer every live registration, oldest first.
+//! Look-ups answer every live registration, oldest first. With the `no-ns-dedup` bug the name
+//! server keeps every registration it ever got: no duplicate removal, no expiry, no notification.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -133,7 +134,7 @@ impl NameServer {
             NsRequest::Register { group, id } => self.register(now, group, id),
             NsRequest::Lookup { group, id, nonce } => {
                 let entry = self.groups.entry(group.clone()).or_default();
-                expire(entry, now);
+                expire(entry, now, &self.bugs);
                 let registrations = entry.leases.iter().map(|l| view(l, now)).collect();
                 let to = match id {
                     Some(id) => {
@@ -154,7 +155,10 @@ impl NameServer {
     pub fn registrations(&self, group: &str, now: Time) -> Vec<Registration> {
         self.groups
             .get(group)
-            .map(|g| g.leases.iter().filter(|l| l.expires > now).map(|l| view(l, now)).collect())
+            .map(|g| {
+                let live = |l: &&Lease| l.expires > now || self.bugs.has(Bug::NoNsDedup);
+                g.leases.iter().filter(live).map(|l| view(l, now)).collect()
+            })
             .unwrap_or_default()
     }
 
@@ -184,7 +188,7 @@ impl NameServer {
         let ttl = self.params.lease_ttl;
         let entry = self.groups.entry(group.clone()).or_default();
         entry.members.insert(id);
-        expire(entry, now);
+        expire(entry, now, &self.bugs);
         match entry.leases.iter_mut().find(|l| l.id == id) {
             Some(lease) => lease.expires = now + ttl,
             None => entry.leases.push(Lease { id, since: now, expires: now + ttl }),
@@ -208,8 +212,10 @@ impl NameServer {
     }
 }
 
-fn expire(entry: &mut GroupEntry, now: Time) {
-    entry.leases.retain(|l| l.expires > now);
+fn expire(entry: &mut GroupEntry, now: Time, bugs: &Bugs) {
+    if !bugs.has(Bug::NoNsDedup) {
+        entry.leases.retain(|l| l.expires > now);
+    }
 }
 
 fn view(lease: &Lease, now: Time) -> Registration {

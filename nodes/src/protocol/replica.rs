@@ -687,6 +687,7 @@ impl Replica {
             None => {}
             Some(m) if m == self.id => {}
             Some(m) if self.role != Role::Master && self.master == Some(m) => {}
+            Some(_) if self.role == Role::Master && self.bugs.has(Bug::NeverYield) => {}
             Some(m) if m < self.params.members => self.recover(now, m),
             Some(_) => {}
         }

@@ -222,6 +222,11 @@ impl Sim {
         self.replicas[id as usize] = None;
     }
 
+    /// Sets the deliberate bugs of replicas started from now on (the running ones keep theirs).
+    pub fn set_bugs(&mut self, bugs: Bugs) {
+        self.config.bugs = bugs;
+    }
+
     /// Starts a fresh replica `id` (a no-op when it is up).
     pub fn restart(&mut self, id: ReplicaId) {
         if self.replicas[id as usize].is_some() {

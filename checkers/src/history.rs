@@ -1,0 +1,238 @@
+//! The history: one JSON object per line. Client operations follow Jepsen's model — an `invoke`
+//! then exactly one completion: `ok` (it happened), `fail` (it certainly did not) or `info`
+//! (unknown: it may happen at any later time). The nemesis, the observer and the harness write
+//! their own events into the same stream.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Who did an operation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Process {
+    /// A client process, by number.
+    Client(u64),
+    /// `"nemesis"`, `"observer"` or `"harness"`.
+    Named(String),
+}
+
+impl Process {
+    /// The nemesis.
+    pub fn nemesis() -> Self {
+        Process::Named("nemesis".into())
+    }
+
+    /// The observer, which polls every node's status.
+    pub fn observer() -> Self {
+        Process::Named("observer".into())
+    }
+
+    /// The harness itself (phases of the run).
+    pub fn harness() -> Self {
+        Process::Named("harness".into())
+    }
+
+    /// True for a client process.
+    pub fn is_client(&self) -> bool {
+        matches!(self, Process::Client(_))
+    }
+}
+
+/// An operation's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpType {
+    /// Started.
+    Invoke,
+    /// Completed: it happened.
+    Ok,
+    /// Completed: it certainly did not happen.
+    Fail,
+    /// Completed with an unknown outcome, or an event that is not a client operation.
+    Info,
+}
+
+/// One line of the history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Position in the history, from 0.
+    pub index: u64,
+    /// Nanoseconds since the test started (monotonic).
+    pub time: u64,
+    /// Who did it.
+    pub process: Process,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: OpType,
+    /// The function: `read`, `write`, `cas`, `append`; `partition`, `kill`, …; `observe`; phases.
+    pub f: String,
+    /// The key, for client operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The value (the argument at invoke, the result at completion; event details otherwise).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub value: serde_json::Value,
+    /// Why it failed, or why its outcome is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The node it ran against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// Problems reading or writing a history.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The file could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A complete line is not an operation.
+    #[error("{path}:{line}: not a history operation: {problem}")]
+    Parse { path: PathBuf, line: usize, problem: String },
+}
+
+/// Appends operations to a JSONL file, numbering them, and flushes in chunks so that a crash
+/// loses at most the last chunk and never leaves a line that a reader would misread.
+pub struct HistoryWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    next_index: u64,
+    unflushed: usize,
+}
+
+/// Operations buffered before a flush.
+const CHUNK: usize = 256;
+
+impl HistoryWriter {
+    /// Creates (or truncates) the file at `path`.
+    pub fn create(path: &Path) -> Result<Self, HistoryError> {
+        let file = File::create(path).map_err(|source| HistoryError::Io { path: path.into(), source })?;
+        Ok(HistoryWriter { path: path.into(), out: BufWriter::new(file), next_index: 0, unflushed: 0 })
+    }
+
+    /// Appends `op` with the next index (its own `index` is overwritten); returns that index.
+    pub fn append(&mut self, mut op: Op) -> Result<u64, HistoryError> {
+        op.index = self.next_index;
+        self.next_index += 1;
+        let line = serde_json::to_string(&op).expect("an op serializes");
+        writeln!(self.out, "{line}")
+            .map_err(|source| HistoryError::Io { path: self.path.clone(), source })?;
+        self.unflushed += 1;
+        if self.unflushed >= CHUNK {
+            self.flush()?;
+        }
+        Ok(op.index)
+    }
+
+    /// Writes everything buffered to the file.
+    pub fn flush(&mut self) -> Result<(), HistoryError> {
+        self.unflushed = 0;
+        self.out.flush().map_err(|source| HistoryError::Io { path: self.path.clone(), source })
+    }
+
+    /// Operations written so far.
+    pub fn len(&self) -> u64 {
+        self.next_index
+    }
+
+    /// True before the first operation.
+    pub fn is_empty(&self) -> bool {
+        self.next_index == 0
+    }
+}
+
+/// What reading a whole history gave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    /// Every complete operation, in order.
+    pub ops: Vec<Op>,
+    /// True when the last line was cut short (a crash while writing) and was skipped.
+    pub truncated: bool,
+}
+
+/// Reads the history at `path`, streaming; a last line cut short by a crash is skipped and
+/// reported, any other bad line is an error naming its line number.
+pub fn read(path: &Path) -> Result<Loaded, HistoryError> {
+    let file = File::open(path).map_err(|source| HistoryError::Io { path: path.into(), source })?;
+    let mut reader = BufReader::new(file);
+    let mut ops = Vec::new();
+    let mut line = String::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        let n =
+            reader.read_line(&mut line).map_err(|source| HistoryError::Io { path: path.into(), source })?;
+        if n == 0 {
+            return Ok(Loaded { ops, truncated: false });
+        }
+        number += 1;
+        let complete = line.ends_with('\n');
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Op>(text) {
+            Ok(op) => ops.push(op),
+            Err(_) if !complete => return Ok(Loaded { ops, truncated: true }),
+            Err(e) => {
+                return Err(HistoryError::Parse { path: path.into(), line: number, problem: e.to_string() });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(f: &str) -> Op {
+        Op {
+            index: 99,
+            time: 5,
+            process: Process::Client(3),
+            kind: OpType::Invoke,
+            f: f.into(),
+            key: Some("k".into()),
+            value: serde_json::json!(1),
+            error: None,
+            node: Some("n1".into()),
+        }
+    }
+
+    #[test]
+    fn ops_round_trip_with_jepsen_field_names() {
+        let text = serde_json::to_string(&op("write")).unwrap();
+        assert!(text.contains(r#""type":"invoke""#) && text.contains(r#""process":3"#), "{text}");
+        let nemesis: Op =
+            serde_json::from_str(r#"{"index":1,"time":2,"process":"nemesis","type":"info","f":"heal"}"#)
+                .unwrap();
+        assert_eq!(nemesis.process, Process::nemesis());
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_skipped_and_other_bad_lines_are_errors() {
+        let dir = std::env::temp_dir().join(format!("history-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.jsonl");
+        let mut w = HistoryWriter::create(&path).unwrap();
+        for f in ["a", "b", "c"] {
+            w.append(op(f)).unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        let loaded = read(&path).unwrap();
+        assert_eq!(loaded.ops.iter().map(|o| o.index).collect::<Vec<_>>(), [0, 1, 2]);
+        text.push_str(r#"{"index":3,"time":9,"proc"#);
+        std::fs::write(&path, &text).unwrap();
+        let loaded = read(&path).unwrap();
+        assert!(loaded.truncated && loaded.ops.len() == 3);
+        std::fs::write(&path, text.replace(r#"{"index":3,"time":9,"proc"#, "garbage\n")).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("history.jsonl:4"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

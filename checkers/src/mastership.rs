@@ -1,0 +1,426 @@
+//! Exactly one master persists after recovery.
+//!
+//! Reads three kinds of events from the history:
+//! * observer rounds (`process: "observer"`, `f: "observe"`): every node's status ([`Round`]);
+//! * harness phases: `final-phase` (everything healed and restarted), `stability-start` and
+//!   `stability-end` (the window that must show one unchanging master), `self-terminated`;
+//! * nemesis `kill` completions, for fail-over times.
+//!
+//! Valid when every round in the stability window shows the same master `m`: `m` is the only
+//! node that says Master, every other node answers, says Backup and follows `m`, and the name
+//! server registers exactly `m`. Unknown when the history has no stability window or no round in
+//! it. The rest (windows, times, message counts) is reported beside the verdict.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{Op, OpType, Process};
+use crate::verdict::Verdict;
+
+/// What the observer saw of one node in one round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// The replica's index.
+    pub id: u32,
+    /// `Master`, `Backup` or `WaitElection`.
+    pub role: String,
+    /// The index of the master it follows.
+    pub master: Option<u32>,
+    /// Requests applied.
+    pub applied: u64,
+    /// `DeclareMaster` plus `RevokeMaster` messages it sent since it started.
+    #[serde(default)]
+    pub election_messages: u64,
+}
+
+/// One observer round: the value of an `observe` event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Round {
+    /// Per replica node name, its view, or `null` when it did not answer.
+    pub nodes: BTreeMap<String, Option<NodeView>>,
+    /// The name server's registrations for the group, or `null` when it did not answer.
+    pub registrations: Option<Vec<u32>>,
+}
+
+impl Round {
+    fn masters(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, v)| v.as_ref().is_some_and(|v| v.role == "Master"))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    fn name_of(&self, id: u32) -> Option<&String> {
+        self.nodes.iter().find(|(_, v)| v.as_ref().is_some_and(|v| v.id == id)).map(|(n, _)| n)
+    }
+
+    /// The single master of this round, or why there is none. With `all_answer`, a node that
+    /// did not answer breaks it.
+    pub fn single_master(&self, all_answer: bool) -> Result<String, String> {
+        let masters = self.masters();
+        let [m] = &masters[..] else {
+            return Err(if masters.is_empty() {
+                "no master".into()
+            } else {
+                format!("masters {}", masters.join(", "))
+            });
+        };
+        let id = self.nodes[m].as_ref().expect("a master answered").id;
+        for (name, view) in &self.nodes {
+            match view {
+                None if all_answer => return Err(format!("{name} did not answer")),
+                None => {}
+                Some(v) if name != m && (v.role != "Backup" || v.master != Some(id)) => {
+                    let follows =
+                        v.master.and_then(|x| self.name_of(x)).map_or("nobody".to_string(), |n| n.clone());
+                    return Err(format!("{name} is {} following {follows}, not a backup of {m}", v.role));
+                }
+                Some(_) => {}
+            }
+        }
+        match &self.registrations {
+            Some(r) if r[..] == [id] => Ok(m.clone()),
+            Some(r) => {
+                let names: Vec<String> =
+                    r.iter().map(|x| self.name_of(*x).cloned().unwrap_or_else(|| format!("#{x}"))).collect();
+                Err(format!("the name server registers [{}], not {m}", names.join(", ")))
+            }
+            None => Err("the name server did not answer".into()),
+        }
+    }
+}
+
+/// A stretch of time with too many or too few masters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// Milliseconds since the test started.
+    pub start_ms: u64,
+    /// Milliseconds since the test started (the last round inside).
+    pub end_ms: u64,
+    /// The nodes that said Master during it.
+    pub masters: Vec<String>,
+}
+
+/// How long the group took to replace a killed master.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failover {
+    /// The killed master.
+    pub killed: String,
+    /// When it was killed (ms since start).
+    pub at_ms: u64,
+    /// The single master that followed, if one did before the next kill.
+    pub new_master: Option<String>,
+    /// Milliseconds from the kill to that master.
+    pub after_ms: Option<u64>,
+}
+
+/// The checker's result, as stored in `results.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MastershipResult {
+    /// The verdict.
+    pub valid: Verdict,
+    /// One sentence saying why.
+    pub summary: String,
+    /// The master that persisted through the stability window.
+    pub master: Option<String>,
+    /// When invalid: the nodes that still said Master at the end of the window.
+    pub persisted_masters: Vec<String>,
+    /// Milliseconds from the start of the final phase to the convergence that lasted.
+    pub convergence_ms: Option<u64>,
+    /// Rounds in the stability window.
+    pub window_rounds: usize,
+    /// Stretches with more than one node saying Master.
+    pub split_brain_windows: Vec<Window>,
+    /// Stretches with no node saying Master.
+    pub leaderless_windows: Vec<Window>,
+    /// Each kill of the current master and what followed.
+    pub failovers: Vec<Failover>,
+    /// Nodes that terminated themselves in recovery.
+    pub self_terminations: Vec<String>,
+    /// Times a node became Master.
+    pub elections: u64,
+    /// `DeclareMaster` + `RevokeMaster` messages sent in the whole run.
+    pub election_messages: u64,
+    /// `election_messages / elections`.
+    pub messages_per_election: Option<f64>,
+}
+
+fn ms(ns: u64) -> u64 {
+    ns / 1_000_000
+}
+
+fn harness_time(ops: &[Op], f: &str) -> Option<u64> {
+    ops.iter().find(|o| o.process == Process::harness() && o.f == f).map(|o| o.time)
+}
+
+/// Checks the history.
+pub fn check(ops: &[Op]) -> MastershipResult {
+    let rounds: Vec<(u64, Round)> = ops
+        .iter()
+        .filter(|o| o.process == Process::observer() && o.f == "observe")
+        .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (o.time, r)))
+        .collect();
+    let mut result = MastershipResult {
+        valid: Verdict::Unknown,
+        summary: String::new(),
+        master: None,
+        persisted_masters: Vec::new(),
+        convergence_ms: None,
+        window_rounds: 0,
+        split_brain_windows: windows(&rounds, |n| n >= 2),
+        leaderless_windows: windows(&rounds, |n| n == 0),
+        failovers: failovers(ops, &rounds),
+        self_terminations: ops
+            .iter()
+            .filter(|o| o.process == Process::harness() && o.f == "self-terminated")
+            .filter_map(|o| o.node.clone())
+            .collect(),
+        elections: 0,
+        election_messages: 0,
+        messages_per_election: None,
+    };
+    (result.elections, result.election_messages) = election_counts(&rounds);
+    if result.elections > 0 {
+        result.messages_per_election = Some(result.election_messages as f64 / result.elections as f64);
+    }
+    let (Some(start), Some(end)) = (harness_time(ops, "stability-start"), harness_time(ops, "stability-end"))
+    else {
+        result.summary = "the history has no stability window: the run did not reach its final phase".into();
+        return result;
+    };
+    let window: Vec<&(u64, Round)> = rounds.iter().filter(|(t, _)| *t >= start && *t <= end).collect();
+    result.window_rounds = window.len();
+    let Some((_, last)) = window.last() else {
+        result.summary = "no observation in the stability window".into();
+        return result;
+    };
+    let mut kept: Option<String> = None;
+    for (time, round) in &window {
+        match round.single_master(true) {
+            Ok(m) if kept.as_ref().is_none_or(|k| *k == m) => kept = Some(m),
+            Ok(m) => {
+                result.valid = Verdict::Invalid;
+                result.summary = format!(
+                    "mastership changed from {} to {m} at {} ms, inside the stability window",
+                    kept.unwrap_or_default(),
+                    ms(*time)
+                );
+                result.persisted_masters = last.masters();
+                return result;
+            }
+            Err(why) => {
+                result.valid = Verdict::Invalid;
+                result.persisted_masters = last.masters();
+                result.summary = format!(
+                    "no single master at {} ms in the stability window: {why}; masters at its end: [{}]",
+                    ms(*time),
+                    result.persisted_masters.join(", ")
+                );
+                return result;
+            }
+        }
+    }
+    let master = kept.expect("the window has a round");
+    result.valid = Verdict::Valid;
+    result.convergence_ms = harness_time(ops, "final-phase").map(|final_phase| {
+        let converged = rounds
+            .iter()
+            .rev()
+            .take_while(|(t, r)| *t >= final_phase && r.single_master(true).is_ok_and(|m| m == master))
+            .last()
+            .map_or(start, |(t, _)| *t);
+        ms(converged.saturating_sub(final_phase))
+    });
+    result.summary = format!(
+        "exactly one master, {master}, persisted through {} rounds of the stability window",
+        window.len()
+    );
+    result.master = Some(master);
+    result
+}
+
+fn windows(rounds: &[(u64, Round)], bad: impl Fn(usize) -> bool) -> Vec<Window> {
+    let mut out: Vec<Window> = Vec::new();
+    let mut open = false;
+    for (time, round) in rounds {
+        let answered = round.nodes.values().any(Option::is_some);
+        let masters = round.masters();
+        if answered && bad(masters.len()) {
+            match out.last_mut() {
+                Some(w) if open => {
+                    w.end_ms = ms(*time);
+                    for m in masters {
+                        if !w.masters.contains(&m) {
+                            w.masters.push(m);
+                        }
+                    }
+                }
+                _ => out.push(Window { start_ms: ms(*time), end_ms: ms(*time), masters }),
+            }
+            open = true;
+        } else {
+            open = false;
+        }
+    }
+    out
+}
+
+fn failovers(ops: &[Op], rounds: &[(u64, Round)]) -> Vec<Failover> {
+    let kills: Vec<(u64, Vec<String>)> = ops
+        .iter()
+        .filter(|o| o.process == Process::nemesis() && o.f == "kill" && o.kind == OpType::Info)
+        .map(|o| {
+            let hosts =
+                o.value.get("hosts").and_then(|h| serde_json::from_value(h.clone()).ok()).unwrap_or_default();
+            (o.time, hosts)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, (at, hosts)) in kills.iter().enumerate() {
+        let before = rounds.iter().rev().find(|(t, _)| t < at).and_then(|(_, r)| r.single_master(false).ok());
+        let Some(killed) = before.filter(|m| hosts.contains(m)) else { continue };
+        let until = kills.get(i + 1).map_or(u64::MAX, |(t, _)| *t);
+        let next = rounds
+            .iter()
+            .filter(|(t, _)| t > at && *t < until)
+            .find_map(|(t, r)| r.single_master(false).ok().filter(|m| *m != killed).map(|m| (*t, m)));
+        out.push(Failover {
+            killed,
+            at_ms: ms(*at),
+            after_ms: next.as_ref().map(|(t, _)| ms(t - at)),
+            new_master: next.map(|(_, m)| m),
+        });
+    }
+    out
+}
+
+/// (times a node became Master, election messages sent), counting across restarts.
+fn election_counts(rounds: &[(u64, Round)]) -> (u64, u64) {
+    let mut last: BTreeMap<&str, (bool, u64)> = BTreeMap::new();
+    let mut banked = 0;
+    let mut elections = 0;
+    for (_, round) in rounds {
+        for (name, view) in &round.nodes {
+            let Some(v) = view else { continue };
+            let is_master = v.role == "Master";
+            let (was_master, messages) = last.get(name.as_str()).copied().unwrap_or((false, 0));
+            if v.election_messages < messages {
+                banked += messages;
+            }
+            if is_master && !was_master {
+                elections += 1;
+            }
+            last.insert(name, (is_master, v.election_messages));
+        }
+    }
+    (elections, banked + last.values().map(|(_, m)| m).sum::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(id: u32, role: &str, master: u32) -> Option<NodeView> {
+        Some(NodeView { id, role: role.into(), master: Some(master), applied: 0, election_messages: 0 })
+    }
+
+    fn observe(time_ms: u64, nodes: [Option<NodeView>; 3], registrations: &[u32]) -> Op {
+        let nodes = ["n1", "n2", "n3"].iter().map(|n| n.to_string()).zip(nodes).collect();
+        let round = Round { nodes, registrations: Some(registrations.to_vec()) };
+        event(time_ms, Process::observer(), "observe", serde_json::to_value(round).unwrap())
+    }
+
+    fn event(time_ms: u64, process: Process, f: &str, value: serde_json::Value) -> Op {
+        Op {
+            index: 0,
+            time: time_ms * 1_000_000,
+            process,
+            kind: OpType::Info,
+            f: f.into(),
+            key: None,
+            value,
+            error: None,
+            node: None,
+        }
+    }
+
+    fn healthy(t: u64, m: u32) -> Op {
+        let role = |i| if i == m { "Master" } else { "Backup" };
+        observe(t, [view(0, role(0), m), view(1, role(1), m), view(2, role(2), m)], &[m])
+    }
+
+    fn with_window(mut ops: Vec<Op>, start: u64, end: u64) -> Vec<Op> {
+        ops.push(event(start - 100, Process::harness(), "final-phase", serde_json::Value::Null));
+        ops.push(event(start, Process::harness(), "stability-start", serde_json::Value::Null));
+        ops.push(event(end, Process::harness(), "stability-end", serde_json::Value::Null));
+        ops.sort_by_key(|o| o.time);
+        ops
+    }
+
+    #[test]
+    fn one_unchanging_master_through_the_window_is_valid() {
+        let ops = with_window((0..10).map(|i| healthy(1000 + i * 100, 1)).collect(), 1200, 1900);
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Valid, "{}", r.summary);
+        assert_eq!(r.master.as_deref(), Some("n2"));
+        assert_eq!(r.elections, 1);
+    }
+
+    #[test]
+    fn two_masters_in_the_window_are_invalid_and_named() {
+        let split = observe(1500, [view(0, "Master", 0), view(1, "Master", 1), view(2, "Backup", 1)], &[0]);
+        let ops = with_window(vec![healthy(1200, 0), split], 1100, 1900);
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Invalid);
+        assert_eq!(r.persisted_masters, ["n1", "n2"]);
+        assert!(r.summary.contains("masters n1, n2"), "{}", r.summary);
+        assert_eq!(
+            r.split_brain_windows,
+            [Window { start_ms: 1500, end_ms: 1500, masters: vec!["n1".into(), "n2".into()] }]
+        );
+    }
+
+    #[test]
+    fn a_stale_name_server_registration_is_invalid() {
+        let stale =
+            observe(1500, [view(0, "Master", 0), view(1, "Backup", 0), view(2, "Backup", 0)], &[0, 2]);
+        let r = check(&with_window(vec![stale], 1100, 1900));
+        assert_eq!(r.valid, Verdict::Invalid);
+        assert!(r.summary.contains("registers [n1, n3]"), "{}", r.summary);
+    }
+
+    #[test]
+    fn a_silent_node_or_a_changed_master_in_the_window_is_invalid() {
+        let silent = observe(1500, [view(0, "Master", 0), None, view(2, "Backup", 0)], &[0]);
+        assert_eq!(check(&with_window(vec![silent], 1100, 1900)).valid, Verdict::Invalid);
+        let changed = with_window(vec![healthy(1200, 0), healthy(1300, 1)], 1100, 1900);
+        assert!(check(&changed).summary.contains("changed from n1 to n2"));
+    }
+
+    #[test]
+    fn without_a_window_or_rounds_in_it_the_verdict_is_unknown() {
+        assert_eq!(check(&[healthy(100, 0)]).valid, Verdict::Unknown);
+        assert_eq!(check(&with_window(vec![healthy(100, 0)], 1100, 1900)).valid, Verdict::Unknown);
+    }
+
+    #[test]
+    fn failover_time_is_measured_from_the_kill_of_the_master() {
+        let mut kill = event(1050, Process::nemesis(), "kill", serde_json::json!({"hosts": ["n1"]}));
+        kill.kind = OpType::Info;
+        let down = observe(1100, [None, view(1, "WaitElection", 0), view(2, "Backup", 0)], &[0]);
+        let ops = vec![healthy(1000, 0), kill, down, healthy(1400, 1)];
+        let r = check(&ops);
+        assert_eq!(
+            r.failovers,
+            [Failover {
+                killed: "n1".into(),
+                at_ms: 1050,
+                new_master: Some("n2".into()),
+                after_ms: Some(350)
+            }]
+        );
+        assert_eq!(r.leaderless_windows.len(), 1);
+    }
+}

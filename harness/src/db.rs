@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use faults::commands;
+use faults::commands::{self, ALIVE};
 use futures::future::try_join_all;
 use nodes::client::observe_single_master;
 use nodes::protocol::ReplicaId;
@@ -193,8 +193,9 @@ impl<R: Remote> Group<R> {
     }
 
     /// Uploads the binaries and the config to every node, skipping files whose checksum already
-    /// matches, and verifying every upload's checksum.
+    /// matches, and verifying every upload's checksum; prepares our firewall chain.
     pub async fn install(&self, binaries: &Binaries) -> Result<InstallReport, Error> {
+        try_join_all(self.processes().map(|p| self.run_on(p, commands::prepare_chain()))).await?;
         let read = |path: &Path| std::fs::read(path).map(Bytes::from).map_err(|e| Error::file(path, e));
         let replica = read(&binaries.replica)?;
         let nameserver = read(&binaries.nameserver)?;
@@ -261,7 +262,7 @@ impl<R: Remote> Group<R> {
         };
         let script = format!(
             "mkdir -p {NODE_DIR}/run {NODE_DIR}/log && \
-             if [ -f {pidfile} ] && kill -0 \"$(cat {pidfile})\" 2>/dev/null; then exit 0; fi; \
+             if [ -f {pidfile} ]; then pid=$(cat {pidfile}); if {ALIVE}; then exit 0; fi; fi; \
              {preload}cd {NODE_DIR} || exit 1; \
              nohup ./bin/{binary} {args} >> {log} 2>&1 < /dev/null & echo $! > {pidfile}",
             binary = process.binary(),
@@ -309,8 +310,8 @@ impl<R: Remote> Group<R> {
     pub async fn stop(&self, process: Process) -> Result<(), Error> {
         let pidfile = process.pidfile();
         let script = format!(
-            "[ -f {pidfile} ] || exit 0; pid=$(cat {pidfile}); kill -0 \"$pid\" 2>/dev/null || exit 0; kill -TERM \"$pid\"; \
-             for i in $(seq 50); do kill -0 \"$pid\" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL \"$pid\""
+            "[ -f {pidfile} ] || exit 0; pid=$(cat {pidfile}); {ALIVE} || exit 0; kill -TERM \"$pid\"; \
+             for i in $(seq 50); do {ALIVE} || exit 0; sleep 0.1; done; kill -KILL \"$pid\""
         );
         self.node(process).run(&Cmd::shell(script)).await.map(drop)
     }

@@ -6,5 +6,7 @@ pub mod cluster;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod generator;
 pub mod nemesis;
+pub mod plan;
 pub mod remote;

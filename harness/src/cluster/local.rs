@@ -249,6 +249,18 @@ pub fn down(state_dir: &Path, prefix: &str) -> Result<(), Error> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+    let marker = state_dir.join("hosts").display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let survivors = pids_naming(&marker);
+        if survivors.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        for pid in survivors {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     for netns in our_namespaces(prefix)? {
         sh(&["ip", "netns", "del", &netns])?;
     }
@@ -312,6 +324,21 @@ fn host_pids(state_dir: &Path) -> Vec<i32> {
             fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|cmd| String::from_utf8_lossy(&cmd).contains(&marker))
                 .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Pids of other processes whose command line contains `marker`: a host's sshd names its own
+/// config under the state directory's `hosts/`.
+fn pids_naming(marker: &str) -> Vec<i32> {
+    let Ok(procs) = fs::read_dir("/proc") else { return Vec::new() };
+    procs
+        .flatten()
+        .filter_map(|p| p.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|&pid| pid != std::process::id() as i32)
+        .filter(|pid| {
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            !cmd.is_empty() && String::from_utf8_lossy(&cmd).contains(marker)
         })
         .collect()
 }

@@ -1,0 +1,420 @@
+//! A test's plan: a YAML test file and command-line flags (flags win), validated into one
+//! [`Plan`] before anything runs. Every error names the flag or the file and field.
+//!
+//! ```yaml
+//! name: partitions
+//! nodes: 5                 # a local cluster of 5 replica hosts (made and removed by the test)
+//! time_limit: 30           # seconds of workload
+//! concurrency: 1n          # clients: a number, or "<k>n" = k per replica
+//! workload: register       # or set
+//! nemesis: [partition, kill]
+//! nemesis_interval: 10
+//! partition_shapes: [halves, isolate-master]
+//! seed: 42
+//! recovery_time: 15
+//! stability_window: 5
+//! bugs: []
+//! replica: { ack: async, election: integral, recovery: backup }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use faults::partition::Shape;
+use faults::select::Selector;
+use nodes::protocol::bugs::Bug;
+use nodes::protocol::params::{AckMode, RecoveryMode};
+use nodes::runtime::config::{GroupFile, SchemeName};
+use serde::{Deserialize, Serialize};
+
+/// A plan that cannot be run, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {problem}")]
+pub struct PlanError {
+    /// The flag, or `file:line`, or `file: field`.
+    pub origin: String,
+    /// What is wrong and what to do.
+    pub problem: String,
+}
+
+/// Which faults the nemesis injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NemesisKind {
+    /// Network partitions of the configured shapes.
+    Partition,
+    /// SIGKILL of replicas (restarted when the fault stops).
+    Kill,
+    /// SIGSTOP of replicas (SIGCONT when the fault stops).
+    Pause,
+    /// Clock-rate skew of replica processes through libfaketime.
+    Clock,
+}
+
+impl NemesisKind {
+    fn parse(text: &str) -> Result<Vec<NemesisKind>, String> {
+        let mut kinds = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            kinds.push(match part {
+                "partition" => NemesisKind::Partition,
+                "kill" => NemesisKind::Kill,
+                "pause" => NemesisKind::Pause,
+                "clock" => NemesisKind::Clock,
+                "none" => continue,
+                other => {
+                    return Err(format!(
+                        "unknown nemesis {other:?}: use partition, kill, pause, clock or none"
+                    ));
+                }
+            });
+        }
+        kinds.sort();
+        kinds.dedup();
+        Ok(kinds)
+    }
+}
+
+/// The client workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    /// read / write / cas over a few keys, many operations per key.
+    Register,
+    /// append unique elements to one key, then read it back.
+    Set,
+}
+
+/// Replica settings a test may change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaSettings {
+    /// `async` or `all`.
+    pub ack: Option<AckMode>,
+    /// `integral` or `equal`.
+    pub election: Option<SchemeName>,
+    /// `backup` or `priority`.
+    pub recovery: Option<RecoveryMode>,
+    /// E1 inquiry period, ms.
+    pub detect_interval_ms: Option<u64>,
+    /// E1 reply time-out, ms.
+    pub inquiry_timeout_ms: Option<u64>,
+    /// `T` or `T1`, ms.
+    pub election_t_ms: Option<u64>,
+}
+
+impl ReplicaSettings {
+    fn or(self, other: ReplicaSettings) -> Self {
+        ReplicaSettings {
+            ack: self.ack.or(other.ack),
+            election: self.election.or(other.election),
+            recovery: self.recovery.or(other.recovery),
+            detect_interval_ms: self.detect_interval_ms.or(other.detect_interval_ms),
+            inquiry_timeout_ms: self.inquiry_timeout_ms.or(other.inquiry_timeout_ms),
+            election_t_ms: self.election_t_ms.or(other.election_t_ms),
+        }
+    }
+
+    /// Applies the settings to a group config file.
+    pub fn apply(&self, file: &mut GroupFile) {
+        if let Some(ack) = self.ack {
+            file.ack = ack;
+        }
+        if let Some(scheme) = self.election {
+            file.election.scheme = scheme;
+        }
+        if let Some(recovery) = self.recovery {
+            file.recovery = recovery;
+        }
+        if let Some(v) = self.detect_interval_ms {
+            file.timers.detect_interval_ms = v;
+        }
+        if let Some(v) = self.inquiry_timeout_ms {
+            file.timers.inquiry_timeout_ms = v;
+        }
+        if let Some(v) = self.election_t_ms {
+            file.election.t_ms = v;
+        }
+    }
+}
+
+/// Everything a test can be told, each field optional: the YAML file's shape, and what the
+/// command line fills in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    /// The test's name (the store's folder).
+    pub name: Option<String>,
+    /// Size of a local cluster to make.
+    pub nodes: Option<u32>,
+    /// A nodes file of hosts to use instead.
+    pub nodes_file: Option<PathBuf>,
+    /// Seconds of workload.
+    pub time_limit: Option<u64>,
+    /// Number of clients, or `<k>n`.
+    pub concurrency: Option<String>,
+    /// The workload.
+    pub workload: Option<Workload>,
+    /// Fault kinds.
+    pub nemesis: Option<Vec<String>>,
+    /// Seconds between nemesis actions.
+    pub nemesis_interval: Option<u64>,
+    /// Partition shapes to draw from.
+    pub partition_shapes: Option<Vec<Shape>>,
+    /// Which replicas kill, pause and clock faults hit.
+    pub targets: Option<Vec<Selector>>,
+    /// The seed of every random choice.
+    pub seed: Option<u64>,
+    /// Seconds the final phase waits for one master.
+    pub recovery_time: Option<u64>,
+    /// Seconds one master must persist unchanged.
+    pub stability_window: Option<u64>,
+    /// Milliseconds between observer rounds.
+    pub observe_interval_ms: Option<u64>,
+    /// Client operations per second, per client.
+    pub rate: Option<f64>,
+    /// Milliseconds before a client operation's outcome is unknown.
+    pub op_timeout_ms: Option<u64>,
+    /// Deliberate bugs.
+    pub bugs: Option<Vec<Bug>>,
+    /// Replica settings.
+    #[serde(default)]
+    pub replica: ReplicaSettings,
+    /// Where runs are stored.
+    pub store: Option<PathBuf>,
+}
+
+impl TestSpec {
+    /// Reads a test file; errors name the file and line.
+    pub fn load(path: &Path) -> Result<Self, PlanError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlanError { origin: origin.clone(), problem: e.to_string() })?;
+        serde_yaml::from_str(&text).map_err(|e| {
+            let at = e.location().map(|l| format!("{origin}:{}", l.line())).unwrap_or(origin);
+            PlanError { origin: at, problem: e.to_string() }
+        })
+    }
+
+    /// `self` where set, else `other`.
+    pub fn or(self, other: TestSpec) -> TestSpec {
+        TestSpec {
+            name: self.name.or(other.name),
+            nodes: self.nodes.or(other.nodes),
+            nodes_file: self.nodes_file.or(other.nodes_file),
+            time_limit: self.time_limit.or(other.time_limit),
+            concurrency: self.concurrency.or(other.concurrency),
+            workload: self.workload.or(other.workload),
+            nemesis: self.nemesis.or(other.nemesis),
+            nemesis_interval: self.nemesis_interval.or(other.nemesis_interval),
+            partition_shapes: self.partition_shapes.or(other.partition_shapes),
+            targets: self.targets.or(other.targets),
+            seed: self.seed.or(other.seed),
+            recovery_time: self.recovery_time.or(other.recovery_time),
+            stability_window: self.stability_window.or(other.stability_window),
+            observe_interval_ms: self.observe_interval_ms.or(other.observe_interval_ms),
+            rate: self.rate.or(other.rate),
+            op_timeout_ms: self.op_timeout_ms.or(other.op_timeout_ms),
+            bugs: self.bugs.or(other.bugs),
+            replica: self.replica.or(other.replica),
+            store: self.store.or(other.store),
+        }
+    }
+}
+
+/// Where the nodes come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodesSource {
+    /// A local cluster of this many replica hosts, made and removed by the test when none is up.
+    Local(u32),
+    /// The hosts of a nodes file.
+    File(PathBuf),
+}
+
+/// A validated test: what runs, stored as `test.yaml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The test's name.
+    pub name: String,
+    /// Where the nodes come from.
+    pub nodes: NodesSource,
+    /// Workload duration.
+    pub time_limit: Duration,
+    /// Number of client processes.
+    pub concurrency: usize,
+    /// The workload.
+    pub workload: Workload,
+    /// Fault kinds (empty: no nemesis).
+    pub nemesis: Vec<NemesisKind>,
+    /// Time between nemesis actions.
+    pub nemesis_interval: Duration,
+    /// Partition shapes.
+    pub partition_shapes: Vec<Shape>,
+    /// Targets of kill, pause and clock faults.
+    pub targets: Vec<Selector>,
+    /// The seed.
+    pub seed: u64,
+    /// Final phase: how long to wait for one master.
+    pub recovery_time: Duration,
+    /// Final phase: how long one master must persist.
+    pub stability_window: Duration,
+    /// Observer period.
+    pub observe_interval: Duration,
+    /// Operations per second per client.
+    pub rate: f64,
+    /// Client operation time-out.
+    pub op_timeout: Duration,
+    /// Deliberate bugs.
+    pub bugs: Vec<Bug>,
+    /// Replica settings.
+    pub replica: ReplicaSettings,
+    /// The store's root.
+    pub store: PathBuf,
+}
+
+impl Plan {
+    /// Validates `spec` (flags merged over the file); `random_seed` is used when none is given.
+    pub fn from_spec(spec: TestSpec, random_seed: u64, file: Option<&Path>) -> Result<Plan, PlanError> {
+        let origin = |flag: &str, field: &str| match file {
+            Some(path) => format!("--{flag} (or {}: {field})", path.display()),
+            None => format!("--{flag}"),
+        };
+        let bad =
+            |flag: &str, field: &str, problem: String| PlanError { origin: origin(flag, field), problem };
+        let nodes = match (spec.nodes, spec.nodes_file) {
+            (Some(_), Some(_)) => {
+                return Err(bad("nodes", "nodes", "give either --nodes or --nodes-file, not both".into()));
+            }
+            (None, Some(path)) => NodesSource::File(path),
+            (n, None) => {
+                let n = n.unwrap_or(5);
+                if !(1..=200).contains(&n) {
+                    return Err(bad("nodes", "nodes", format!("{n} replica hosts: use 1 to 200")));
+                }
+                NodesSource::Local(n)
+            }
+        };
+        let replicas = match &nodes {
+            NodesSource::Local(n) => Some(*n as usize),
+            NodesSource::File(_) => None,
+        };
+        let concurrency_text = spec.concurrency.unwrap_or_else(|| "1n".into());
+        let concurrency = parse_concurrency(&concurrency_text, replicas.unwrap_or(1))
+            .map_err(|p| bad("concurrency", "concurrency", p))?;
+        let positive = |v: u64, flag: &str, field: &str| {
+            if v == 0 { Err(bad(flag, field, "must be greater than 0".into())) } else { Ok(v) }
+        };
+        let time_limit = positive(spec.time_limit.unwrap_or(60), "time-limit", "time_limit")?;
+        let interval = positive(spec.nemesis_interval.unwrap_or(10), "nemesis-interval", "nemesis_interval")?;
+        let recovery = positive(spec.recovery_time.unwrap_or(15), "recovery-time", "recovery_time")?;
+        let stability = positive(spec.stability_window.unwrap_or(5), "stability-window", "stability_window")?;
+        let observe =
+            positive(spec.observe_interval_ms.unwrap_or(100), "observe-interval-ms", "observe_interval_ms")?;
+        let op_timeout = positive(spec.op_timeout_ms.unwrap_or(1000), "op-timeout-ms", "op_timeout_ms")?;
+        let rate = spec.rate.unwrap_or(10.0);
+        if !(rate > 0.0 && rate <= 10_000.0) {
+            return Err(bad(
+                "rate",
+                "rate",
+                format!("{rate} operations per second per client: use a number in (0, 10000]"),
+            ));
+        }
+        let nemesis = NemesisKind::parse(&spec.nemesis.unwrap_or_else(|| vec!["partition".into()]).join(","))
+            .map_err(|p| bad("nemesis", "nemesis", p))?;
+        let partition_shapes = spec.partition_shapes.unwrap_or_else(|| Shape::ALL.to_vec());
+        if partition_shapes.is_empty() {
+            return Err(bad("partition-shapes", "partition_shapes", "name at least one shape".into()));
+        }
+        let targets =
+            spec.targets.unwrap_or_else(|| vec![Selector::One, Selector::Minority, Selector::Master]);
+        if targets.is_empty() {
+            return Err(bad("targets", "targets", "name at least one selector".into()));
+        }
+        Ok(Plan {
+            name: spec.name.unwrap_or_else(|| "test".into()),
+            nodes,
+            time_limit: Duration::from_secs(time_limit),
+            concurrency,
+            workload: spec.workload.unwrap_or(Workload::Register),
+            nemesis,
+            nemesis_interval: Duration::from_secs(interval),
+            partition_shapes,
+            targets,
+            seed: spec.seed.unwrap_or(random_seed),
+            recovery_time: Duration::from_secs(recovery),
+            stability_window: Duration::from_secs(stability),
+            observe_interval: Duration::from_millis(observe),
+            rate,
+            op_timeout: Duration::from_millis(op_timeout),
+            bugs: spec.bugs.unwrap_or_default(),
+            replica: spec.replica,
+            store: spec.store.unwrap_or_else(|| PathBuf::from("store")),
+        })
+    }
+}
+
+/// `"5"` → 5 clients; `"3n"` → 3 per replica.
+fn parse_concurrency(text: &str, replicas: usize) -> Result<usize, String> {
+    let bad = || format!("{text:?}: use a number of clients (5) or clients per replica (3n)");
+    let n = match text.strip_suffix('n') {
+        Some(k) => k.parse::<usize>().map_err(|_| bad())? * replicas,
+        None => text.parse::<usize>().map_err(|_| bad())?,
+    };
+    if n == 0 || n > 10_000 { Err(bad()) } else { Ok(n) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(spec: TestSpec) -> Result<Plan, PlanError> {
+        Plan::from_spec(spec, 7, Some(Path::new("t.yaml")))
+    }
+
+    #[test]
+    fn defaults_fill_an_empty_spec_and_the_random_seed_is_kept() {
+        let p = plan(TestSpec::default()).unwrap();
+        assert_eq!(p.nodes, NodesSource::Local(5));
+        assert_eq!((p.concurrency, p.seed, p.time_limit), (5, 7, Duration::from_secs(60)));
+        assert_eq!(p.nemesis, vec![NemesisKind::Partition]);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let file = TestSpec { time_limit: Some(30), seed: Some(1), ..TestSpec::default() };
+        let flags = TestSpec { time_limit: Some(5), concurrency: Some("3n".into()), ..TestSpec::default() };
+        let p = plan(flags.or(file)).unwrap();
+        assert_eq!((p.time_limit, p.seed, p.concurrency), (Duration::from_secs(5), 1, 15));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag_and_the_file_field() {
+        let cases = [
+            (
+                TestSpec { concurrency: Some("lots".into()), ..TestSpec::default() },
+                "--concurrency (or t.yaml: concurrency)",
+            ),
+            (TestSpec { nemesis: Some(vec!["flood".into()]), ..TestSpec::default() }, "--nemesis"),
+            (TestSpec { time_limit: Some(0), ..TestSpec::default() }, "--time-limit"),
+            (
+                TestSpec { nodes: Some(3), nodes_file: Some("n.yaml".into()), ..TestSpec::default() },
+                "--nodes",
+            ),
+        ];
+        for (spec, origin) in cases {
+            let err = plan(spec).unwrap_err().to_string();
+            assert!(err.starts_with(origin), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_test_file_with_an_unknown_field_names_the_line() {
+        let dir = std::env::temp_dir().join(format!("plan-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.yaml");
+        std::fs::write(&path, "name: x\ntime_limit: 5\nnemesys: [kill]\n").unwrap();
+        let err = TestSpec::load(&path).unwrap_err().to_string();
+        assert!(err.contains("t.yaml:3") && err.contains("nemesys"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -2,6 +2,7 @@
 //! ([`cluster`]), the group's lifecycle on nodes ([`db`]), applying faults ([`nemesis`]), and the
 //! local fail-over demonstration ([`demo`]).
 
+pub mod analyze;
 pub mod cluster;
 pub mod db;
 pub mod demo;
@@ -10,3 +11,5 @@ pub mod generator;
 pub mod nemesis;
 pub mod plan;
 pub mod remote;
+pub mod run;
+pub mod store;

@@ -10,12 +10,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use harness::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
 use harness::demo::{self, DemoPlan};
 use harness::error::Error;
+use harness::plan::{Plan, ReplicaSettings, TestSpec};
 use nodes::protocol::bugs::{Bug, Bugs};
 use nodes::protocol::params::AckMode;
 
-/// Exit codes: 0 valid, 1 invalid (an anomaly was found), 130 interrupted, 254 bad arguments,
-/// 255 harness failure.
+/// Exit codes: 0 valid, 1 invalid (an anomaly was found), 2 unknown, 130 interrupted, 254 bad
+/// arguments, 255 harness failure.
 const EXIT_INVALID: u8 = 1;
+const EXIT_BAD_INPUT: u8 = nodes::runtime::EXIT_BAD_INPUT;
 const EXIT_INTERRUPTED: u8 = 130;
 const EXIT_FAILURE: u8 = 255;
 
@@ -46,6 +48,14 @@ enum Command {
         #[arg(long = "bug", value_name = "NAME")]
         bugs: Vec<Bug>,
     },
+    /// Run a test: deploy the group, inject faults under a client workload, heal, and check that
+    /// exactly one master persists.
+    Test(Box<TestArgs>),
+    /// Check a stored run again: `splitbrain analyze store/latest`.
+    Analyze {
+        /// The run's directory.
+        dir: PathBuf,
+    },
     /// Make, inspect or remove the local cluster of test hosts (network namespaces with sshd).
     Cluster {
         #[command(subcommand)]
@@ -57,6 +67,100 @@ enum Command {
         #[arg(long, global = true, default_value = DEFAULT_PREFIX)]
         prefix: String,
     },
+}
+
+/// Flags of `splitbrain test`; each overrides the test file's field of the same name.
+#[derive(clap::Args)]
+struct TestArgs {
+    /// A YAML test file (see harness/src/plan.rs).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The test's name (its folder in the store).
+    #[arg(long)]
+    name: Option<String>,
+    /// Make (and remove) a local cluster of N replica hosts, unless one of that size is up.
+    #[arg(long)]
+    nodes: Option<u32>,
+    /// Use the hosts of a nodes file instead.
+    #[arg(long)]
+    nodes_file: Option<PathBuf>,
+    /// Use these hosts instead (repeatable): the first runs the name server, the rest the replicas.
+    #[arg(long = "node", value_name = "HOST")]
+    node: Vec<String>,
+    /// The user for --node hosts.
+    #[arg(long, default_value = "root")]
+    username: String,
+    /// The private key for --node hosts.
+    #[arg(long)]
+    ssh_private_key: Option<PathBuf>,
+    /// Seconds of workload (default 60).
+    #[arg(long)]
+    time_limit: Option<u64>,
+    /// Clients: a number, or `<k>n` for k per replica (default 1n).
+    #[arg(long)]
+    concurrency: Option<String>,
+    /// register or set.
+    #[arg(long, value_parser = parse_kebab::<harness::plan::Workload>)]
+    workload: Option<harness::plan::Workload>,
+    /// Comma list of partition, kill, pause, clock, none (default partition).
+    #[arg(long)]
+    nemesis: Option<String>,
+    /// Seconds between nemesis actions (default 10).
+    #[arg(long)]
+    nemesis_interval: Option<u64>,
+    /// Comma list of partition shapes (default all): halves, random-halves, one, isolate-master,
+    /// isolate-name-server, majorities-ring, bridge, one-way.
+    #[arg(long, value_delimiter = ',', value_parser = parse_kebab::<faults::partition::Shape>)]
+    partition_shapes: Vec<faults::partition::Shape>,
+    /// Comma list of targets for kill, pause and clock: one, minority, majority, all, master.
+    #[arg(long, value_delimiter = ',', value_parser = parse_kebab::<faults::select::Selector>)]
+    targets: Vec<faults::select::Selector>,
+    /// The seed of every random choice (random when absent; always recorded and printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Seconds the final phase waits for one master (default 15).
+    #[arg(long)]
+    recovery_time: Option<u64>,
+    /// Seconds one master must persist unchanged (default 5).
+    #[arg(long)]
+    stability_window: Option<u64>,
+    /// Milliseconds between observer rounds (default 100).
+    #[arg(long)]
+    observe_interval_ms: Option<u64>,
+    /// Operations per second per client (default 10).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Milliseconds before a client operation's outcome is unknown (default 1000).
+    #[arg(long)]
+    op_timeout_ms: Option<u64>,
+    /// Switch on a deliberate bug in every process (repeatable).
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<Bug>,
+    /// Replica acknowledgement: async or all.
+    #[arg(long, value_parser = parse_kebab::<AckMode>)]
+    ack: Option<AckMode>,
+    /// Election delay scheme: integral or equal.
+    #[arg(long, value_parser = parse_kebab::<nodes::runtime::config::SchemeName>)]
+    election: Option<nodes::runtime::config::SchemeName>,
+    /// Recovery variant: backup or priority.
+    #[arg(long, value_parser = parse_kebab::<nodes::protocol::params::RecoveryMode>)]
+    recovery_mode: Option<nodes::protocol::params::RecoveryMode>,
+    /// E1 inquiry period in ms.
+    #[arg(long)]
+    detect_interval_ms: Option<u64>,
+    /// E1 reply time-out in ms.
+    #[arg(long)]
+    inquiry_timeout_ms: Option<u64>,
+    /// Where runs are stored (default ./store).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Directory of the `replica` and `nameserver` binaries (default: beside this one).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+}
+
+fn parse_kebab<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -123,6 +227,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = runtime.block_on(demo::run(&plan))?;
             Ok(report_demo(&outcome))
         }
+        Command::Test(args) => runtime.block_on(test(*args)),
+        Command::Analyze { dir } => {
+            let results = harness::analyze::analyze_dir(&dir)?;
+            println!("{}", harness::analyze::summary(&results));
+            Ok(ExitCode::from(results.valid.exit_code()))
+        }
         Command::Cluster { action, state_dir, prefix } => {
             runtime.block_on(cluster(action, state_dir, prefix))?;
             Ok(ExitCode::SUCCESS)
@@ -179,6 +289,104 @@ async fn cluster(action: ClusterAction, state_dir: PathBuf, prefix: String) -> R
             Ok(())
         }
     }
+}
+
+async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
+    let bad = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        Ok(ExitCode::from(EXIT_BAD_INPUT))
+    };
+    let file_spec = match &args.config {
+        Some(path) => match TestSpec::load(path) {
+            Ok(spec) => spec,
+            Err(e) => return bad(&e),
+        },
+        None => TestSpec::default(),
+    };
+    let mut nodes_file = args.nodes_file.clone();
+    if !args.node.is_empty() {
+        match hosts_nodes_file(&args) {
+            Ok(path) => nodes_file = Some(path),
+            Err(e) => return bad(&e),
+        }
+    }
+    let flags = TestSpec {
+        name: args.name,
+        nodes: args.nodes,
+        nodes_file,
+        time_limit: args.time_limit,
+        concurrency: args.concurrency,
+        workload: args.workload,
+        nemesis: args.nemesis.map(|n| vec![n]),
+        nemesis_interval: args.nemesis_interval,
+        partition_shapes: (!args.partition_shapes.is_empty()).then_some(args.partition_shapes),
+        targets: (!args.targets.is_empty()).then_some(args.targets),
+        seed: args.seed,
+        recovery_time: args.recovery_time,
+        stability_window: args.stability_window,
+        observe_interval_ms: args.observe_interval_ms,
+        rate: args.rate,
+        op_timeout_ms: args.op_timeout_ms,
+        bugs: (!args.bugs.is_empty()).then_some(args.bugs),
+        replica: ReplicaSettings {
+            ack: args.ack,
+            election: args.election,
+            recovery: args.recovery_mode,
+            detect_interval_ms: args.detect_interval_ms,
+            inquiry_timeout_ms: args.inquiry_timeout_ms,
+            election_t_ms: None,
+        },
+        store: args.store,
+    };
+    let random_seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let plan = match Plan::from_spec(flags.or(file_spec), random_seed, args.config.as_deref()) {
+        Ok(plan) => plan,
+        Err(e) => return bad(&e),
+    };
+    let bin_dir = match args.bin_dir {
+        Some(dir) => dir,
+        None => beside_this_binary()?,
+    };
+    println!("seed: {}", plan.seed);
+    let interrupt = Arc::new(tokio::sync::Notify::new());
+    let signal = tokio::spawn({
+        let interrupt = interrupt.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupt.notify_one();
+            }
+        }
+    });
+    let outcome = harness::run::run(&plan, &bin_dir, interrupt).await;
+    signal.abort();
+    let outcome = outcome?;
+    println!("{}", harness::analyze::summary(&outcome.results));
+    println!("seed: {}; results: {}", plan.seed, outcome.dir.display());
+    Ok(ExitCode::from(outcome.results.valid.exit_code()))
+}
+
+/// Writes a nodes file for `--node` hosts (the first runs the name server) and returns its path.
+fn hosts_nodes_file(args: &TestArgs) -> Result<PathBuf, String> {
+    if args.node.len() < 2 {
+        return Err("--node: give the name server's host first, then at least one replica host".into());
+    }
+    let entry = |(i, host): (usize, &String)| harness::cluster::nodes_file::NodeEntry {
+        name: if i == 0 { "ns".into() } else { format!("n{i}") },
+        address: host.clone(),
+        port: 22,
+    };
+    let mut entries = args.node.iter().enumerate().map(entry);
+    let file = harness::cluster::nodes_file::NodesFile {
+        user: args.username.clone(),
+        private_key: args.ssh_private_key.clone(),
+        known_hosts: None,
+        nameserver: entries.next().expect("two hosts at least"),
+        replicas: entries.collect(),
+    };
+    let path = std::env::temp_dir().join(format!("splitbrain-nodes-{}.yaml", std::process::id()));
+    file.save(&path).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 fn beside_this_binary() -> anyhow::Result<PathBuf> {

@@ -64,6 +64,13 @@ fn show(node: &Option<ReplicaId>) -> String {
 }
 
 impl RequestError {
+    /// The replica the request went to, when it got that far.
+    pub fn node(&self) -> Option<ReplicaId> {
+        match self {
+            RequestError::Failed { node, .. } | RequestError::Unknown { node, .. } => *node,
+        }
+    }
+
     /// True when the request certainly had no effect.
     pub fn is_definite(&self) -> bool {
         matches!(self, RequestError::Failed { .. })

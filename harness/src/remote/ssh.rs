@@ -211,6 +211,8 @@ impl SshNode {
         };
         let config = Arc::new(client::Config {
             nodelay: true,
+            window_size: 16 * 1024 * 1024,
+            maximum_packet_size: 65535,
             inactivity_timeout: None,
             keepalive_interval: Some(Duration::from_secs(10)),
             ..client::Config::default()

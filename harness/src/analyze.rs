@@ -1,0 +1,78 @@
+//! Runs the checkers over a history and writes `results.json`; `splitbrain analyze RUN_DIR`
+//! gives the verdict of a stored run again.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use checkers::history::{self, Op};
+use checkers::mastership;
+use checkers::stats;
+use checkers::verdict::Results;
+
+use crate::error::Error;
+
+/// Every checker's verdict on `ops`.
+pub fn analyze(ops: &[Op]) -> Results {
+    let m = mastership::check(ops);
+    let s = stats::check(ops);
+    Results::combine([
+        ("mastership".to_string(), m.valid, serde_json::to_value(&m).expect("results serialize")),
+        ("stats".to_string(), s.valid, serde_json::to_value(&s).expect("results serialize")),
+    ])
+}
+
+/// Reads `dir/history.jsonl`, checks it, writes `dir/results.json`, and returns the results.
+pub fn analyze_dir(dir: &Path) -> Result<Results, Error> {
+    let path = dir.join("history.jsonl");
+    let loaded = history::read(&path).map_err(|e| Error::file(&path, e))?;
+    let results = analyze(&loaded.ops);
+    let out = dir.join("results.json");
+    let text = serde_json::to_string_pretty(&results).expect("results serialize");
+    std::fs::write(&out, text).map_err(|e| Error::file(&out, e))?;
+    Ok(results)
+}
+
+/// The console's closing lines: each checker's verdict and key figures.
+pub fn summary(results: &Results) -> String {
+    let mut out = String::new();
+    if let Some(m) = results.checkers.get("mastership") {
+        let _ = writeln!(out, "mastership: {}", verdict(m));
+        let _ = writeln!(out, "  {}", m["summary"].as_str().unwrap_or_default());
+        let count = |k: &str| m[k].as_array().map_or(0, Vec::len);
+        let _ = writeln!(
+            out,
+            "  convergence after final heal: {}; split-brain windows: {}; leaderless windows: {}; fail-overs: {}; self-terminations: {}",
+            m["convergence_ms"].as_u64().map_or("-".to_string(), |v| format!("{v} ms")),
+            count("split_brain_windows"),
+            count("leaderless_windows"),
+            count("failovers"),
+            count("self_terminations"),
+        );
+        let _ = writeln!(
+            out,
+            "  elections: {}; messages per election: {}",
+            m["elections"],
+            m["messages_per_election"].as_f64().map_or("-".to_string(), |v| format!("{v:.1}"))
+        );
+    }
+    if let Some(s) = results.checkers.get("stats") {
+        let t = &s["total"];
+        let _ =
+            writeln!(out, "stats: {} (ok {}, fail {}, info {})", verdict(s), t["ok"], t["fail"], t["info"]);
+    }
+    let _ = write!(
+        out,
+        "overall: {}",
+        verdict(&serde_json::to_value(results.valid).expect("a verdict serializes"))
+    );
+    out
+}
+
+fn verdict(v: &serde_json::Value) -> &'static str {
+    let v = v.get("valid").unwrap_or(v);
+    match v {
+        serde_json::Value::Bool(true) => "valid",
+        serde_json::Value::Bool(false) => "INVALID",
+        _ => "unknown",
+    }
+}

@@ -1,0 +1,48 @@
+//! The store: `<root>/<test>/<timestamp>/` per run, and `<root>/latest` pointing at the newest.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::error::Error;
+
+/// Creates a fresh run directory for test `name` under `root`.
+pub fn create_run_dir(root: &Path, name: &str) -> Result<PathBuf, Error> {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace(':', "");
+    let base = root.join(name);
+    std::fs::create_dir_all(&base).map_err(|e| Error::file(&base, e))?;
+    let mut dir = base.join(&stamp);
+    let mut n = 1;
+    while dir.exists() {
+        dir = base.join(format!("{stamp}-{n}"));
+        n += 1;
+    }
+    std::fs::create_dir(&dir).map_err(|e| Error::file(&dir, e))?;
+    Ok(dir)
+}
+
+/// Points `<root>/latest` at `run` (replacing the link atomically).
+pub fn link_latest(root: &Path, run: &Path) -> Result<(), Error> {
+    let target = run.strip_prefix(root).unwrap_or(run);
+    let tmp = root.join(".latest.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).map_err(|e| Error::file(&tmp, e))?;
+    let latest = root.join("latest");
+    std::fs::rename(&tmp, &latest).map_err(|e| Error::file(&latest, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_get_their_own_directories_and_latest_follows_the_newest() {
+        let root = std::env::temp_dir().join(format!("store-test-{}", std::process::id()));
+        let a = create_run_dir(&root, "t").unwrap();
+        let b = create_run_dir(&root, "t").unwrap();
+        assert_ne!(a, b);
+        link_latest(&root, &a).unwrap();
+        link_latest(&root, &b).unwrap();
+        assert_eq!(std::fs::canonicalize(root.join("latest")).unwrap(), std::fs::canonicalize(&b).unwrap());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}

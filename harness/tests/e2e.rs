@@ -1,0 +1,176 @@
+//! `splitbrain test` end to end on real local clusters (needs root; CI runs as root). The tests
+//! drive the binary as a user would and read its exit code, console and stored results.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+
+use harness::cluster::local::{self, LocalSpec};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+struct Run {
+    code: Option<i32>,
+    output: String,
+    results: serde_json::Value,
+    dir: PathBuf,
+}
+
+fn splitbrain(args: &[&str], store: &Path) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .arg("test")
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .unwrap();
+    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let dir = store.join("latest");
+    let results = std::fs::read_to_string(dir.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    Run { code: out.status.code(), output, results, dir }
+}
+
+fn store(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("splitbrain-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn assert_nothing_left(state_dir: &Path, prefix: &str) {
+    let status = local::status(state_dir, prefix).unwrap();
+    assert!(status.is_empty(), "left behind: {status:?}");
+    let netns = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout)
+        .into_owned();
+    assert!(!netns.contains(prefix), "namespaces left: {netns}");
+    let ps = String::from_utf8_lossy(&Command::new("ps").args(["-eo", "args"]).output().unwrap().stdout)
+        .into_owned();
+    assert!(!ps.contains(state_dir.to_str().unwrap()), "a host process survived");
+}
+
+#[test]
+fn a_five_node_test_with_partitions_and_kills_is_valid_and_leaves_nothing_behind() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let store = store("valid");
+    let run = splitbrain(
+        &[
+            "--nodes",
+            "5",
+            "--time-limit",
+            "30",
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "5",
+            "--seed",
+            "11",
+        ],
+        &store,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.output);
+    assert_eq!(run.results["checkers"]["mastership"]["valid"], true, "{}", run.results);
+    assert!(run.output.contains("seed: 11"), "the seed is printed");
+    let history = std::fs::read_to_string(run.dir.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains(r#""f":"partition""#) || history.contains(r#""f":"kill""#),
+        "faults were injected"
+    );
+    for file in ["test.yaml", "results.json", "harness.log", "n1/replica.log", "ns/nameserver.log"] {
+        assert!(run.dir.join(file).exists(), "{file} is stored");
+    }
+    assert_nothing_left(Path::new(local::DEFAULT_STATE_DIR), local::DEFAULT_PREFIX);
+
+    let again = Command::new(env!("CARGO_BIN_EXE_splitbrain")).arg("analyze").arg(&run.dir).output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "analyze gives the same verdict");
+    std::fs::remove_dir_all(store).unwrap();
+}
+
+/// Runs a short partition test against a local cluster made for it, with `bug` on.
+fn run_with_bug(bug: &str) -> Run {
+    let spec = LocalSpec {
+        nodes: 5,
+        state_dir: PathBuf::from("/var/lib/splitbrain/e2e-cluster"),
+        subnet: [10, 213, 81],
+        prefix: "sbe-".into(),
+    };
+    local::up(&spec, &AtomicBool::new(false)).unwrap();
+    let store = store(bug);
+    let nodes_file = spec.nodes_file_path();
+    let run = splitbrain(
+        &[
+            "--nodes-file",
+            nodes_file.to_str().unwrap(),
+            "--bug",
+            bug,
+            "--nemesis",
+            "partition",
+            "--partition-shapes",
+            "isolate-master",
+            "--time-limit",
+            "12",
+            "--nemesis-interval",
+            "4",
+            "--recovery-time",
+            "5",
+            "--stability-window",
+            "3",
+            "--seed",
+            "5",
+        ],
+        &store,
+    );
+    local::down(&spec.state_dir, &spec.prefix).unwrap();
+    assert_nothing_left(&spec.state_dir, &spec.prefix);
+    let _ = std::fs::remove_dir_all(store);
+    run
+}
+
+#[test]
+fn no_self_monitoring_is_caught_and_the_persisting_masters_are_named() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let run = run_with_bug("no-self-monitoring");
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    let m = &run.results["checkers"]["mastership"];
+    assert_eq!(m["valid"], false);
+    assert_eq!(m["persisted_masters"].as_array().map(Vec::len), Some(2), "{m}");
+    assert!(run.output.contains("masters at its end"), "{}", run.output);
+}
+
+#[test]
+fn never_yield_is_caught() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let run = run_with_bug("never-yield");
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    assert_eq!(run.results["checkers"]["mastership"]["valid"], false);
+}
+
+#[test]
+fn no_ns_dedup_is_caught() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let run = run_with_bug("no-ns-dedup");
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    let summary = run.results["checkers"]["mastership"]["summary"].as_str().unwrap_or_default().to_string();
+    assert!(summary.contains("name server registers"), "{summary}");
+}
+
+#[test]
+fn bad_input_exits_254_naming_the_flag_or_the_file_line() {
+    let store = store("bad");
+    let run = splitbrain(&["--concurrency", "lots"], &store);
+    assert_eq!(run.code, Some(254));
+    assert!(run.output.contains("--concurrency"), "{}", run.output);
+
+    let file = std::env::temp_dir().join(format!("bad-test-{}.yaml", std::process::id()));
+    std::fs::write(&file, "name: x\ntime_limit: 5\nnemesys: [kill]\n").unwrap();
+    let run = splitbrain(&["--config", file.to_str().unwrap()], &store);
+    assert_eq!(run.code, Some(254));
+    assert!(run.output.contains(":3") && run.output.contains("nemesys"), "{}", run.output);
+    let run = splitbrain(&["--nemesis", "flood"], &store);
+    assert_eq!(run.code, Some(254));
+    assert!(run.output.contains("unknown nemesis \"flood\""), "{}", run.output);
+    assert!(!store.exists(), "nothing was stored for a plan that did not validate");
+    std::fs::remove_file(file).unwrap();
+}

@@ -88,8 +88,7 @@ fn a_five_node_test_with_partitions_and_kills_is_valid_and_leaves_nothing_behind
     std::fs::remove_dir_all(store).unwrap();
 }
 
-/// Runs a short partition test against a local cluster made for it, with `bug` on.
-fn run_with_bug(bug: &str) -> Run {
+fn e2e_cluster() -> LocalSpec {
     let spec = LocalSpec {
         nodes: 5,
         state_dir: PathBuf::from("/var/lib/splitbrain/e2e-cluster"),
@@ -97,6 +96,12 @@ fn run_with_bug(bug: &str) -> Run {
         prefix: "sbe-".into(),
     };
     local::up(&spec, &AtomicBool::new(false)).unwrap();
+    spec
+}
+
+/// Runs a short partition test against a local cluster made for it, with `bug` on.
+fn run_with_bug(bug: &str) -> Run {
+    let spec = e2e_cluster();
     let store = store(bug);
     let nodes_file = spec.nodes_file_path();
     let run = splitbrain(
@@ -173,4 +178,90 @@ fn bad_input_exits_254_naming_the_flag_or_the_file_line() {
     assert!(run.output.contains("unknown nemesis \"flood\""), "{}", run.output);
     assert!(!store.exists(), "nothing was stored for a plan that did not validate");
     std::fs::remove_file(file).unwrap();
+}
+
+/// Starts a long test against a fresh e2e cluster and returns once its workload is running.
+fn start_long_test(store: &Path) -> (std::process::Child, PathBuf, LocalSpec) {
+    let spec = e2e_cluster();
+    let child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args([
+            "test",
+            "--name",
+            "long",
+            "--time-limit",
+            "120",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "3",
+        ])
+        .arg("--nodes-file")
+        .arg(spec.nodes_file_path())
+        .arg("--store")
+        .arg(store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let run = std::fs::read_dir(store.join("long"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+            .map(|e| e.path());
+        if let Some(run) = run {
+            let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap_or_default();
+            if history.contains(r#""f":"partition""#) {
+                return (child, run, spec);
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the test never reached its first fault");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+}
+
+#[test]
+fn after_a_sigkill_of_the_controller_analyze_reads_the_stored_history() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let store = store("sigkill");
+    let (mut child, run, spec) = start_long_test(&store);
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    child.wait().unwrap();
+    let analyzed = Command::new(env!("CARGO_BIN_EXE_splitbrain")).arg("analyze").arg(&run).output().unwrap();
+    let output = String::from_utf8_lossy(&analyzed.stdout).into_owned();
+    assert_eq!(analyzed.status.code(), Some(2), "unknown: the run never reached its final phase\n{output}");
+    assert!(output.contains("no stability window"), "{output}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    assert!(
+        results["checkers"]["stats"]["total"]["ok"].as_u64().unwrap_or(0) > 0,
+        "the prefix holds completed operations"
+    );
+    local::down(&spec.state_dir, &spec.prefix).unwrap();
+    assert_nothing_left(&spec.state_dir, &spec.prefix);
+    std::fs::remove_dir_all(store).unwrap();
+}
+
+#[test]
+fn sigint_stops_the_workload_heals_tears_down_and_writes_results() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let store = store("sigint");
+    let (mut child, run, spec) = start_long_test(&store);
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "verdict unknown: no stability window was observed");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains(r#""f":"heal""#) && history.contains(r#""f":"final-phase""#), "it healed");
+    assert!(run.join("results.json").exists() && run.join("n1/replica.log").exists());
+    let ps = String::from_utf8_lossy(&Command::new("ps").args(["-eo", "args"]).output().unwrap().stdout)
+        .into_owned();
+    assert!(!ps.contains("bin/replica --config"), "the group was stopped");
+    local::down(&spec.state_dir, &spec.prefix).unwrap();
+    assert_nothing_left(&spec.state_dir, &spec.prefix);
+    std::fs::remove_dir_all(store).unwrap();
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The main job: set up, build, and run a real test on a local group.
-# Until `splitbrain test` lands, that is the fail-over demonstration: a name server and five
-# replicas as real processes on 127.0.0.1, writes acknowledged with ack=all, SIGKILL of the
-# master, and the new master with the data it kept. Extra arguments go to `splitbrain demo`.
+# The main job: set up, build, and run a real test on a local cluster the harness makes itself
+# (5 replica hosts and a name-server host in network namespaces, each with its own sshd),
+# with partitions and kills for 30 s, then heal, recovery, the stability window and the verdict.
+# Extra arguments go to `splitbrain test` (they override these). Exit code: 0 valid, 1 invalid,
+# 2 unknown, 254 bad input, 255 harness failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --release --workspace --quiet
-exec ./target/release/splitbrain demo "$@"
+exec ./target/release/splitbrain test --name main --nodes 5 --time-limit 30 --nemesis partition,kill \
+  --nemesis-interval 5 "$@"

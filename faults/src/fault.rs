@@ -21,7 +21,9 @@ pub enum Fault {
     Pause { hosts: Vec<Host> },
     /// SIGCONT the replica processes of these hosts.
     Resume { hosts: Vec<Host> },
-    /// Run the replica processes' clocks (and timers) at `rate` times real time.
+    /// Run the replica processes' clocks (and timers) at `rate` times real time. With libfaketime
+    /// the change also makes the clock jump (fake time is the process start plus the elapsed time
+    /// times the rate), forward when speeding up, back when the rate is reset.
     ClockRate { hosts: Vec<Host>, rate: f64 },
     /// Set those clocks back to real time.
     ResetClock { hosts: Vec<Host> },

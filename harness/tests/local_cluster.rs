@@ -80,10 +80,21 @@ fn assert_nothing_left(spec: &LocalSpec) {
 }
 
 async fn deployed(cluster: &Cluster) -> (Group<SshNode>, Hosts) {
+    deployed_with(cluster, false).await
+}
+
+async fn deployed_with(cluster: &Cluster, clock_faults: bool) -> (Group<SshNode>, Hosts) {
     let (group, hosts) =
-        ssh_group(&cluster.file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), false).unwrap();
+        ssh_group(&cluster.file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), clock_faults).unwrap();
     group.teardown().await.unwrap();
-    group.install(&binaries()).await.unwrap();
+    let first = group.install(&binaries()).await.unwrap();
+    assert_eq!(first.skipped, 0, "a fresh cluster has none of the files");
+    let again = group.install(&binaries()).await.unwrap();
+    assert_eq!(
+        (again.uploaded, again.skipped),
+        (0, first.uploaded),
+        "identical files are not uploaded again"
+    );
     group.start_all().await.unwrap();
     group.wait_ready(Duration::from_secs(10)).await.unwrap();
     (group, hosts)
@@ -234,4 +245,36 @@ fn sigint_during_cluster_up_leaves_nothing_behind() {
     local::down(&spec.state_dir, PREFIX).unwrap();
     assert_eq!(status.code(), Some(130), "interrupted, not finished (raise --nodes if up got faster)");
     assert!(built.is_empty(), "left behind: {built:?}");
+}
+
+#[tokio::test]
+async fn a_clock_rate_fault_speeds_up_one_replica_clock_and_reset_restores_it() {
+    let cluster = Cluster::up(2);
+    let (group, hosts) = deployed_with(&cluster, true).await;
+    let n1 = hosts.of(Process::Replica(0)).unwrap().clone();
+    let uptime = |i: u32| {
+        let admin = group.config().members[i as usize].admin;
+        async move {
+            let report: nodes::runtime::ReplicaReport =
+                nodes::client::status(admin, Duration::from_secs(1)).await.unwrap();
+            report.status.uptime_ms
+        }
+    };
+    // Rates are read from libfaketime's timestamp file at most once a second.
+    nemesis::apply(&group, &hosts, &Fault::ClockRate { hosts: vec![n1.clone()], rate: 4.0 }).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (fast0, steady0) = (uptime(0).await, uptime(1).await);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (fast, steady) = (uptime(0).await - fast0, uptime(1).await - steady0);
+    assert!(fast > 3 * steady, "the skewed clock ran {fast} ms while the other ran {steady} ms");
+    assert!((1500..3000).contains(&steady), "the other replica's clock is untouched: {steady} ms");
+
+    // Back at x1 the clock jumps back by the skew it gained (libfaketime computes fake time from
+    // the process start), a second or two after the file changed; measure after that.
+    nemesis::apply(&group, &hosts, &Fault::ResetClock { hosts: vec![n1] }).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = uptime(0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rate_back = uptime(0).await.saturating_sub(before);
+    assert!((1500..3000).contains(&rate_back), "real time again: {rate_back} ms in 2 s");
 }

@@ -24,6 +24,10 @@ const QUEUE: usize = 4096;
 /// cut by a partition reconnects after the heal instead of waiting on TCP's retransmissions.
 const USER_TIMEOUT: Duration = Duration::from_millis(1000);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Retry pacing while a peer refuses connections: short, so that a restarted peer is reached
+/// again within a few milliseconds (a lost reply to its first inquiry would start an election).
+const MIN_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What connections hand to the driver loop.
 #[derive(Debug)]
@@ -103,14 +107,16 @@ pub(crate) fn spawn_link(
 ) -> mpsc::Sender<Message> {
     let (tx, mut rx) = mpsc::channel::<Message>(QUEUE);
     tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(10);
+        let mut backoff = MIN_BACKOFF;
         loop {
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
-                    backoff = Duration::from_millis(10);
+                    backoff = MIN_BACKOFF;
                     if !run_link(stream, addr, conn, &mut rx, &inbox).await {
                         return;
                     }
+                    // The connection broke: reconnect at once, keeping what is queued.
+                    continue;
                 }
                 Ok(Err(e)) => debug!("link to {addr}: {e}"),
                 Err(_) => debug!("link to {addr}: connect timed out"),
@@ -122,7 +128,7 @@ pub(crate) fn spawn_link(
                 return;
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(200));
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     });
     tx

@@ -6,7 +6,9 @@
 //! * [`stats`]: ok / fail / info counts per operation.
 //! * [`verdict`]: the three-valued verdict and the combined results.
 
+pub mod edn;
 pub mod history;
+pub mod linearizable;
 pub mod mastership;
 pub mod stats;
 pub mod verdict;

@@ -1,0 +1,355 @@
+//! Linearizability: per-key (P-compositional) Wing-Gong-Lowe search, memoising every
+//! (set of linearized operations, model state) pair it has tried, for the `register`,
+//! `cas-register` and `kv` models. Operations whose outcome is unknown (crashed, `info`, never
+//! completed) may take effect at any point after their invocation. A time and state budget turns
+//! a search that would not finish into `unknown` instead of exhausting memory. On a violation it
+//! names where the search got stuck: the operation whose completion could not be reached, the
+//! operations that could have gone next, and the last consistent state.
+
+pub mod model;
+pub mod parse;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use model::{Call, Model, Ret, Val};
+pub use parse::{Format, Operation, ParseError, operations};
+
+use crate::verdict::Verdict;
+
+/// Limits of one check.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Give up (unknown) after this long.
+    pub time: Duration,
+    /// Give up (unknown) after memoising this many states (about 150 bytes each).
+    pub states: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { time: Duration::from_secs(60), states: 5_000_000 }
+    }
+}
+
+/// An operation as a counterexample shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpView {
+    /// Position of its invocation in the history's events.
+    pub invoked_at: usize,
+    /// Position of its completion, if it completed.
+    pub completed_at: Option<usize>,
+    /// The process.
+    pub process: String,
+    /// The node, when the history says.
+    pub node: Option<String>,
+    /// What it asked and returned, e.g. `read -> 3`, `cas 1 2 -> false`.
+    pub op: String,
+}
+
+/// Where the search got stuck.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counterexample {
+    /// The key whose history is not linearizable.
+    pub key: Option<String>,
+    /// Operations of that key linearized, at the deepest point reached.
+    pub linearized: usize,
+    /// The model's state there: the last consistent state.
+    pub state: String,
+    /// The operation whose completion was reached with no legal way to linearize it.
+    pub blocking: OpView,
+    /// The operations that were candidates to go next; none was legal.
+    pub candidates: Vec<OpView>,
+}
+
+/// The checker's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinearizableResult {
+    /// The verdict.
+    pub valid: Verdict,
+    /// Keys checked.
+    pub keys: usize,
+    /// Operations checked.
+    pub ops: usize,
+    /// States memoised in all.
+    pub states: u64,
+    /// Why the verdict is unknown.
+    pub reason: Option<String>,
+    /// When invalid: where the search got stuck.
+    pub counterexample: Option<Counterexample>,
+}
+
+/// Checks `ops` against `model`, key by key, within `budget`.
+pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableResult {
+    let deadline = Instant::now() + budget.time;
+    let mut by_key: BTreeMap<Option<&str>, Vec<&Operation>> = BTreeMap::new();
+    for op in ops {
+        by_key.entry(op.key.as_deref()).or_default().push(op);
+    }
+    let mut result = LinearizableResult {
+        valid: Verdict::Valid,
+        keys: by_key.len(),
+        ops: ops.len(),
+        states: 0,
+        reason: None,
+        counterexample: None,
+    };
+    for (key, ops) in by_key {
+        let search = Search::new(&ops, model);
+        let (outcome, states) = search.run(deadline, budget.states);
+        result.states += states;
+        match outcome {
+            Outcome::Linearizable => {}
+            Outcome::Violation(mut c) => {
+                c.key = key.map(str::to_string);
+                result.valid = Verdict::Invalid;
+                result.counterexample = Some(c);
+                return result;
+            }
+            Outcome::GaveUp(why) => {
+                result.valid = Verdict::Unknown;
+                result.reason = Some(format!("key {}: {why}", key.unwrap_or("-")));
+            }
+        }
+    }
+    result
+}
+
+enum Outcome {
+    Linearizable,
+    Violation(Counterexample),
+    GaveUp(String),
+}
+
+const NONE: usize = usize::MAX;
+
+/// The WGL search over one key's operations: a doubly linked list of call and return entries in
+/// history order; linearizing an operation lifts its two entries out, backtracking puts them back.
+struct Search<'a> {
+    ops: Vec<&'a Operation>,
+    model: Model,
+    next: Vec<usize>,
+    prev: Vec<usize>,
+    op_of: Vec<usize>,
+    is_call: Vec<bool>,
+    partner: Vec<usize>,
+}
+
+impl<'a> Search<'a> {
+    fn new(ops: &[&'a Operation], model: Model) -> Self {
+        let mut entries: Vec<(usize, usize, bool)> = Vec::with_capacity(ops.len() * 2);
+        for (i, op) in ops.iter().enumerate() {
+            entries.push((op.invoke, i, true));
+            entries.push((op.complete.unwrap_or(NONE), i, false));
+        }
+        entries.sort_by_key(|&(time, op, call)| (time, !call, op));
+        let n = entries.len() + 1;
+        let mut s = Search {
+            ops: ops.to_vec(),
+            model,
+            next: vec![NONE; n],
+            prev: vec![NONE; n],
+            op_of: vec![0; n],
+            is_call: vec![false; n],
+            partner: vec![0; n],
+        };
+        let mut call_entry = vec![0; ops.len()];
+        for (position, &(_, op, call)) in entries.iter().enumerate() {
+            let e = position + 1;
+            s.op_of[e] = op;
+            s.is_call[e] = call;
+            s.prev[e] = e - 1;
+            s.next[e - 1] = e;
+            if call {
+                call_entry[op] = e;
+            } else {
+                s.partner[e] = call_entry[op];
+                s.partner[call_entry[op]] = e;
+            }
+        }
+        s
+    }
+
+    fn remove(&mut self, e: usize) {
+        let (p, n) = (self.prev[e], self.next[e]);
+        self.next[p] = n;
+        if n != NONE {
+            self.prev[n] = p;
+        }
+    }
+
+    fn restore(&mut self, e: usize) {
+        let (p, n) = (self.prev[e], self.next[e]);
+        self.next[p] = e;
+        if n != NONE {
+            self.prev[n] = e;
+        }
+    }
+
+    fn lift(&mut self, call: usize) {
+        self.remove(call);
+        self.remove(self.partner[call]);
+    }
+
+    fn unlift(&mut self, call: usize) {
+        self.restore(self.partner[call]);
+        self.restore(call);
+    }
+
+    fn view(&self, op: usize) -> OpView {
+        let o = self.ops[op];
+        let show = |v: &Val| v.to_string();
+        let call = match &o.call {
+            Call::Read => "read".to_string(),
+            Call::Write(v) => format!("write {}", show(v)),
+            Call::Cas(a, b) => format!("cas {} {}", show(a), show(b)),
+            Call::Append(v) => format!("append {}", show(v)),
+        };
+        let ret = match &o.ret {
+            Ret::Value(v) => format!(" -> {}", show(v)),
+            Ret::Swapped(b) => format!(" -> {b}"),
+            Ret::Done => " -> ok".to_string(),
+            Ret::Unknown => " -> ?".to_string(),
+        };
+        OpView {
+            invoked_at: o.invoke,
+            completed_at: o.complete,
+            process: o.process.clone(),
+            node: o.node.clone(),
+            op: format!("{call}{ret}"),
+        }
+    }
+
+    /// The frontier: candidate calls before the first return entry, and that return's operation.
+    fn frontier(&self, state: &Val, linearized: usize) -> Counterexample {
+        let mut candidates = Vec::new();
+        let mut e = self.next[0];
+        while e != NONE && self.is_call[e] {
+            candidates.push(self.view(self.op_of[e]));
+            e = self.next[e];
+        }
+        let blocking = if e == NONE {
+            candidates.pop().expect("a frontier has an operation")
+        } else {
+            self.view(self.op_of[e])
+        };
+        candidates.retain(|c| *c != blocking);
+        Counterexample { key: None, linearized, state: state.to_string(), blocking, candidates }
+    }
+
+    fn run(mut self, deadline: Instant, max_states: usize) -> (Outcome, u64) {
+        let words = self.ops.len().div_ceil(64);
+        let mut linearized = vec![0u64; words];
+        let mut state = self.model.initial();
+        let mut stack: Vec<(usize, Val)> = Vec::new();
+        let mut cache: HashSet<(Vec<u64>, Val)> = HashSet::new();
+        let mut best: Option<Counterexample> = None;
+        let mut best_depth = 0;
+        let mut steps: u64 = 0;
+        let mut entry = self.next[0];
+        while self.next[0] != NONE {
+            steps += 1;
+            if steps % 4096 == 0 && Instant::now() > deadline {
+                return (
+                    Outcome::GaveUp(format!("time budget spent after {} states", cache.len())),
+                    cache.len() as u64,
+                );
+            }
+            if cache.len() > max_states {
+                return (Outcome::GaveUp(format!("state budget of {max_states} spent")), cache.len() as u64);
+            }
+            if entry == NONE {
+                break;
+            }
+            if self.is_call[entry] {
+                let op = self.op_of[entry];
+                let o = self.ops[op];
+                if let Some(next_state) = self.model.step(&state, &o.call, &o.ret) {
+                    let mut with = linearized.clone();
+                    with[op / 64] |= 1 << (op % 64);
+                    if cache.insert((with.clone(), next_state.clone())) {
+                        stack.push((entry, std::mem::replace(&mut state, next_state)));
+                        linearized = with;
+                        self.lift(entry);
+                        entry = self.next[0];
+                        continue;
+                    }
+                }
+                entry = self.next[entry];
+            } else {
+                if best.is_none() || stack.len() > best_depth {
+                    best_depth = stack.len();
+                    best = Some(self.frontier(&state, stack.len()));
+                }
+                let Some((call, previous)) = stack.pop() else {
+                    let counterexample = best.unwrap_or_else(|| self.frontier(&state, 0));
+                    return (Outcome::Violation(counterexample), cache.len() as u64);
+                };
+                state = previous;
+                let op = self.op_of[call];
+                linearized[op / 64] &= !(1 << (op % 64));
+                self.unlift(call);
+                entry = self.next[call];
+            }
+        }
+        (Outcome::Linearizable, cache.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(invoke: usize, complete: Option<usize>, call: Call, ret: Ret) -> Operation {
+        Operation { invoke, complete, process: invoke.to_string(), key: None, call, ret, node: None }
+    }
+
+    #[test]
+    fn a_read_after_a_completed_write_must_see_it() {
+        let ops = [
+            op(0, Some(1), Call::Write(Val::Int(1)), Ret::Done),
+            op(2, Some(3), Call::Read, Ret::Value(Val::Int(0))),
+        ];
+        let r = check(&ops, Model::CasRegister, Budget::default());
+        assert_eq!(r.valid, Verdict::Invalid);
+        let c = r.counterexample.unwrap();
+        assert_eq!(c.blocking.op, "read -> 0");
+        assert_eq!(c.state, "1", "the last consistent state");
+    }
+
+    #[test]
+    fn concurrent_operations_may_take_effect_in_either_order() {
+        let ops = [
+            op(0, Some(3), Call::Write(Val::Int(1)), Ret::Done),
+            op(1, Some(2), Call::Read, Ret::Value(Val::Int(1))),
+        ];
+        assert_eq!(check(&ops, Model::CasRegister, Budget::default()).valid, Verdict::Valid);
+    }
+
+    #[test]
+    fn a_crashed_write_may_take_effect_later_and_keys_are_independent() {
+        let mut ops = vec![
+            op(0, None, Call::Write(Val::Int(5)), Ret::Unknown),
+            op(1, Some(2), Call::Read, Ret::Value(Val::Int(0))),
+            op(3, Some(4), Call::Read, Ret::Value(Val::Int(5))),
+        ];
+        assert_eq!(check(&ops, Model::CasRegister, Budget::default()).valid, Verdict::Valid);
+        let mut other = op(5, Some(6), Call::Read, Ret::Value(Val::Int(0)));
+        other.key = Some("b".into());
+        ops.push(other);
+        let r = check(&ops, Model::CasRegister, Budget::default());
+        assert_eq!((r.valid, r.keys), (Verdict::Valid, 2));
+    }
+
+    #[test]
+    fn an_exhausted_budget_gives_unknown() {
+        let mut ops: Vec<Operation> =
+            (0..12).map(|i| op(i, Some(100 + i), Call::Write(Val::Int(i as i64)), Ret::Done)).collect();
+        ops.push(op(200, Some(201), Call::Read, Ret::Value(Val::Int(99))));
+        let r = check(&ops, Model::CasRegister, Budget { time: Duration::from_secs(10), states: 100 });
+        assert_eq!(r.valid, Verdict::Unknown);
+        assert!(r.reason.unwrap().contains("state budget"));
+    }
+}

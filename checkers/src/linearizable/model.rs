@@ -1,0 +1,123 @@
+//! The models a history is checked against, and the operations they step through.
+
+use std::fmt;
+
+/// A value in a register or a map.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Val {
+    /// Absent.
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(String),
+}
+
+impl fmt::Display for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Val::Nil => write!(f, "nil"),
+            Val::Int(i) => write!(f, "{i}"),
+            Val::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// What an operation asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// Read the register (or `get` the key).
+    Read,
+    /// Write (or `put`) a value.
+    Write(Val),
+    /// Compare-and-set.
+    Cas(Val, Val),
+    /// Append a string to the key's string.
+    Append(Val),
+}
+
+/// What an operation returned, when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ret {
+    /// A read's value.
+    Value(Val),
+    /// A write or an append completed.
+    Done,
+    /// A compare-and-set's outcome.
+    Swapped(bool),
+    /// Unknown: any outcome is legal (a crashed operation, a wildcard read).
+    Unknown,
+}
+
+/// The models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// A register starting absent (`nil`); reads see exactly the value (porcupine's etcd model).
+    Register,
+    /// A register starting at 0 (knossos's `cas-register`).
+    CasRegister,
+    /// A map of strings, every key starting as `""`: get, put, append (porcupine's kv model).
+    Kv,
+}
+
+impl Model {
+    /// Parses `register`, `cas-register` or `kv`.
+    pub fn parse(name: &str) -> Option<Model> {
+        match name {
+            "register" => Some(Model::Register),
+            "cas-register" => Some(Model::CasRegister),
+            "kv" => Some(Model::Kv),
+            _ => None,
+        }
+    }
+
+    /// The state every key starts in.
+    pub fn initial(self) -> Val {
+        match self {
+            Model::Register => Val::Nil,
+            Model::CasRegister => Val::Int(0),
+            Model::Kv => Val::Str(String::new()),
+        }
+    }
+
+    /// The state after `call` returned `ret` in `state`, or `None` when that is impossible.
+    pub fn step(self, state: &Val, call: &Call, ret: &Ret) -> Option<Val> {
+        match (call, ret) {
+            (Call::Read, Ret::Value(v)) => (v == state).then(|| state.clone()),
+            (Call::Read, _) => Some(state.clone()),
+            (Call::Write(v), _) => Some(v.clone()),
+            (Call::Cas(old, new), Ret::Swapped(true)) => (old == state).then(|| new.clone()),
+            (Call::Cas(old, _), Ret::Swapped(false)) => (old != state).then(|| state.clone()),
+            (Call::Cas(old, new), _) => Some(if old == state { new.clone() } else { state.clone() }),
+            (Call::Append(v), _) => match (state, v) {
+                (Val::Str(s), Val::Str(x)) => Some(Val::Str(format!("{s}{x}"))),
+                _ => None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_follow_each_model() {
+        let r = Model::Register;
+        assert_eq!(r.step(&Val::Nil, &Call::Read, &Ret::Value(Val::Nil)), Some(Val::Nil));
+        assert_eq!(r.step(&Val::Int(1), &Call::Read, &Ret::Value(Val::Int(2))), None);
+        assert_eq!(
+            r.step(&Val::Int(1), &Call::Cas(Val::Int(1), Val::Int(3)), &Ret::Swapped(true)),
+            Some(Val::Int(3))
+        );
+        assert_eq!(r.step(&Val::Int(1), &Call::Cas(Val::Int(1), Val::Int(3)), &Ret::Swapped(false)), None);
+        assert_eq!(
+            r.step(&Val::Int(2), &Call::Cas(Val::Int(1), Val::Int(3)), &Ret::Unknown),
+            Some(Val::Int(2))
+        );
+        let kv = Model::Kv;
+        let s = |x: &str| Val::Str(x.into());
+        assert_eq!(kv.step(&s("a"), &Call::Append(s("b")), &Ret::Done), Some(s("ab")));
+        assert_eq!(kv.step(&s("ab"), &Call::Read, &Ret::Value(s("a"))), None);
+    }
+}

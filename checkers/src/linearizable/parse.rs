@@ -1,0 +1,313 @@
+//! Histories other tools wrote, turned into operations under each source's semantics.
+//!
+//! * `jepsen-log` (Jepsen 0.0.x text logs, porcupine's etcd data): `:fail :cas` is a CAS that
+//!   returned false; `:fail :read` is a read with an unknown result; `:info` leaves the operation
+//!   pending (unknown outcome).
+//! * `edn` (knossos data, porcupine's kv data): `:fail` operations did not happen and are
+//!   dropped; `:info` and never-completed operations are pending; nemesis events are ignored; for
+//!   the `cas-register` model a read of `nil` is a wildcard.
+//! * `jsonl` (this project's histories): as `edn`, with `null` reads meaning absent.
+//!
+//! A pending operation may take effect at any point after its invocation; since its outcome is
+//! unknown it is always legal, so it constrains nothing but the state it leaves.
+
+use std::collections::HashMap;
+
+use super::model::{Call, Model, Ret, Val};
+use crate::edn::{Edn, Reader};
+use crate::history::{Op as HistoryOp, OpType, Process};
+
+/// A history format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Jepsen 0.0.x text log lines.
+    JepsenLog,
+    /// One EDN vector or list of op maps, or one map per line.
+    Edn,
+    /// This project's JSONL history.
+    Jsonl,
+}
+
+impl Format {
+    /// Parses `jepsen-log`, `edn` or `jsonl`.
+    pub fn parse(name: &str) -> Option<Format> {
+        match name {
+            "jepsen-log" => Some(Format::JepsenLog),
+            "edn" => Some(Format::Edn),
+            "jsonl" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// One operation, ready for the search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operation {
+    /// Position of its invocation among the history's events.
+    pub invoke: usize,
+    /// Position of its completion; `None` when pending.
+    pub complete: Option<usize>,
+    /// The process that ran it.
+    pub process: String,
+    /// The key (one partition per key).
+    pub key: Option<String>,
+    /// What it asked.
+    pub call: Call,
+    /// What it returned.
+    pub ret: Ret,
+    /// The node it ran against, when the history says.
+    pub node: Option<String>,
+}
+
+/// A history that could not be read.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("line {line}: {problem}")]
+pub struct ParseError {
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// One event in a common shape.
+struct Event {
+    line: usize,
+    process: String,
+    kind: OpType,
+    f: String,
+    key: Option<String>,
+    value: Edn,
+    node: Option<String>,
+}
+
+/// Reads `text` in `format` and pairs its events into operations for `model`.
+pub fn operations(text: &str, format: Format, model: Model) -> Result<Vec<Operation>, ParseError> {
+    let events = match format {
+        Format::JepsenLog => jepsen_log(text)?,
+        Format::Edn => edn(text)?,
+        Format::Jsonl => jsonl(text)?,
+    };
+    pair(events, format, model)
+}
+
+fn jepsen_log(text: &str) -> Result<Vec<Event>, ParseError> {
+    let mut events = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let Some(rest) = line.split_once(" - ").map(|(_, r)| r) else { continue };
+        let fields: Vec<&str> = rest.split('\t').collect();
+        if fields.len() < 4 {
+            continue;
+        }
+        let process = fields[0].trim().to_string();
+        if process == ":nemesis" {
+            continue;
+        }
+        let kind = op_type(fields[1].trim())
+            .ok_or_else(|| ParseError { line: line_no, problem: format!("unknown type {:?}", fields[1]) })?;
+        let value = Reader::new(fields[3])
+            .next_form()
+            .map_err(|e| ParseError { line: line_no, problem: e.problem })?
+            .unwrap_or(Edn::Nil);
+        events.push(Event {
+            line: line_no,
+            process,
+            kind,
+            f: fields[2].trim().trim_start_matches(':').to_string(),
+            key: None,
+            value,
+            node: None,
+        });
+    }
+    Ok(events)
+}
+
+fn edn(text: &str) -> Result<Vec<Event>, ParseError> {
+    let mut reader = Reader::new(text);
+    let mut maps = Vec::new();
+    loop {
+        let line = reader.line();
+        match reader.next_form().map_err(|e| ParseError { line: e.line, problem: e.problem })? {
+            None => break,
+            Some(Edn::Seq(items)) => maps.extend(items.into_iter().map(|m| (line, m))),
+            Some(m @ Edn::Map(_)) => maps.push((line, m)),
+            Some(other) => {
+                return Err(ParseError { line, problem: format!("expected op maps, found {other}") });
+            }
+        }
+    }
+    let mut events = Vec::new();
+    for (line, m) in maps {
+        let field = |k: &str| m.get(k).cloned().unwrap_or(Edn::Nil);
+        let process = match field("process") {
+            Edn::Int(p) => p.to_string(),
+            Edn::Keyword(k) => format!(":{k}"),
+            other => other.to_string(),
+        };
+        let kind = match field("type") {
+            Edn::Keyword(k) => op_type(&format!(":{k}")),
+            _ => None,
+        }
+        .ok_or_else(|| ParseError { line, problem: format!("op without a known :type: {m}") })?;
+        let f = match field("f") {
+            Edn::Keyword(k) | Edn::Symbol(k) | Edn::Str(k) => k,
+            other => other.to_string(),
+        };
+        let key = match field("key") {
+            Edn::Nil => None,
+            Edn::Str(s) | Edn::Keyword(s) => Some(s),
+            other => Some(other.to_string()),
+        };
+        events.push(Event { line, process, kind, f, key, value: field("value"), node: None });
+    }
+    Ok(events)
+}
+
+fn jsonl(text: &str) -> Result<Vec<Event>, ParseError> {
+    let mut events = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let op: HistoryOp =
+            serde_json::from_str(line).map_err(|e| ParseError { line: n + 1, problem: e.to_string() })?;
+        let Process::Client(p) = op.process else { continue };
+        events.push(Event {
+            line: n + 1,
+            process: p.to_string(),
+            kind: op.kind,
+            f: op.f,
+            key: op.key,
+            value: json_edn(&op.value),
+            node: op.node,
+        });
+    }
+    Ok(events)
+}
+
+fn json_edn(v: &serde_json::Value) -> Edn {
+    match v {
+        serde_json::Value::Null => Edn::Nil,
+        serde_json::Value::Bool(b) => Edn::Bool(*b),
+        serde_json::Value::Number(n) => {
+            n.as_i64().map_or_else(|| Edn::Float(n.as_f64().unwrap_or(0.0)), Edn::Int)
+        }
+        serde_json::Value::String(s) => Edn::Str(s.clone()),
+        serde_json::Value::Array(items) => Edn::Seq(items.iter().map(json_edn).collect()),
+        serde_json::Value::Object(_) => Edn::Str(v.to_string()),
+    }
+}
+
+fn op_type(text: &str) -> Option<OpType> {
+    match text {
+        ":invoke" => Some(OpType::Invoke),
+        ":ok" => Some(OpType::Ok),
+        ":fail" => Some(OpType::Fail),
+        ":info" => Some(OpType::Info),
+        _ => None,
+    }
+}
+
+fn val(e: &Edn) -> Val {
+    match e {
+        Edn::Nil => Val::Nil,
+        Edn::Int(i) => Val::Int(*i),
+        Edn::Str(s) => Val::Str(s.clone()),
+        other => Val::Str(other.to_string()),
+    }
+}
+
+fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operation>, ParseError> {
+    let mut open: HashMap<String, usize> = HashMap::new();
+    let mut ops: Vec<Option<Operation>> = Vec::new();
+    for (position, e) in events.into_iter().enumerate() {
+        if e.process.starts_with(':') {
+            continue;
+        }
+        if e.kind == OpType::Invoke {
+            let call = match (e.f.as_str(), &e.value) {
+                ("read" | "get", _) => Call::Read,
+                ("write" | "put", v) => Call::Write(val(v)),
+                ("append", v) => Call::Append(val(v)),
+                ("cas", Edn::Seq(pair)) if pair.len() == 2 => Call::Cas(val(&pair[0]), val(&pair[1])),
+                (f, v) => {
+                    return Err(ParseError {
+                        line: e.line,
+                        problem: format!("unsupported operation :{f} {v}"),
+                    });
+                }
+            };
+            if open.insert(e.process.clone(), ops.len()).is_some() {
+                return Err(ParseError {
+                    line: e.line,
+                    problem: format!("process {} invoked twice without completing", e.process),
+                });
+            }
+            ops.push(Some(Operation {
+                invoke: position,
+                complete: None,
+                process: e.process,
+                key: e.key,
+                call,
+                ret: Ret::Unknown,
+                node: e.node,
+            }));
+            continue;
+        }
+        let Some(slot) = open.remove(&e.process) else { continue };
+        let op = ops[slot].as_mut().expect("open operations exist");
+        op.node = op.node.take().or(e.node);
+        match (e.kind, format) {
+            (OpType::Ok, _) => {
+                op.complete = Some(position);
+                op.ret = match &op.call {
+                    Call::Read if model == Model::CasRegister && e.value == Edn::Nil => Ret::Unknown,
+                    Call::Read => Ret::Value(if model == Model::Kv && e.value == Edn::Nil {
+                        Val::Str(String::new())
+                    } else {
+                        val(&e.value)
+                    }),
+                    Call::Cas(..) => Ret::Swapped(true),
+                    Call::Write(_) | Call::Append(_) => Ret::Done,
+                };
+            }
+            (OpType::Fail, Format::JepsenLog) => {
+                op.complete = Some(position);
+                op.ret = match op.call {
+                    Call::Cas(..) => Ret::Swapped(false),
+                    _ => Ret::Unknown,
+                };
+            }
+            (OpType::Fail, _) => ops[slot] = None,
+            _ => {}
+        }
+    }
+    Ok(ops.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jepsen_log_semantics_follow_porcupine() {
+        let log = "INFO  jepsen.util - 0\t:invoke\t:cas\t[1 2]\nINFO  jepsen.util - 0\t:fail\t:cas\t[1 2]\n\
+                   INFO  jepsen.util - 1\t:invoke\t:read\tnil\nINFO  jepsen.util - 1\t:fail\t:read\t:timed-out\n\
+                   INFO  jepsen.util - 2\t:invoke\t:write\t3\nINFO  jepsen.util - 2\t:info\t:write\t:timed-out\n";
+        let ops = operations(log, Format::JepsenLog, Model::Register).unwrap();
+        assert_eq!(ops[0].ret, Ret::Swapped(false));
+        assert_eq!(ops[1].ret, Ret::Unknown);
+        assert_eq!((ops[2].complete, &ops[2].ret), (None, &Ret::Unknown));
+    }
+
+    #[test]
+    fn edn_semantics_follow_knossos() {
+        let text = "[{:process 0 :type :invoke :f :write :value 1} {:process 0 :type :fail :f :write :value 1}\n\
+                    {:process 1 :type :invoke :f :read :value nil} {:process 1 :type :ok :f :read :value nil}\n\
+                    {:process :nemesis :type :info :f :start :value nil}]";
+        let ops = operations(text, Format::Edn, Model::CasRegister).unwrap();
+        assert_eq!(ops.len(), 1, "the failed write did not happen");
+        assert_eq!(ops[0].ret, Ret::Unknown, "a nil read is a wildcard");
+        let err =
+            operations("[{:process 0 :type :invoke :f :lock :value 1}]", Format::Edn, Model::CasRegister)
+                .unwrap_err();
+        assert!(err.problem.contains("unsupported operation :lock"), "{err}");
+    }
+}

@@ -51,6 +51,25 @@ enum Command {
     /// Run a test: deploy the group, inject faults under a client workload, heal, and check that
     /// exactly one master persists.
     Test(Box<TestArgs>),
+    /// Check histories that other tools wrote (or ours) for linearizability, one line per file.
+    Check {
+        /// The history files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// register (starts absent; nil reads are exact), cas-register (starts at 0; nil reads
+        /// are wildcards) or kv (strings: get / put / append).
+        #[arg(long, value_parser = parse_model)]
+        model: checkers::linearizable::Model,
+        /// jepsen-log, edn or jsonl.
+        #[arg(long, value_parser = parse_format)]
+        format: checkers::linearizable::Format,
+        /// Print one JSON object per file: {"file", "valid", "ms"}.
+        #[arg(long)]
+        json: bool,
+        /// Seconds per file before its verdict is unknown.
+        #[arg(long, default_value_t = 60)]
+        time_limit: u64,
+    },
     /// Check a stored run again: `splitbrain analyze store/latest`.
     Analyze {
         /// The run's directory.
@@ -159,6 +178,16 @@ struct TestArgs {
     bin_dir: Option<PathBuf>,
 }
 
+fn parse_model(text: &str) -> Result<checkers::linearizable::Model, String> {
+    checkers::linearizable::Model::parse(text)
+        .ok_or_else(|| format!("{text:?}: use register, cas-register or kv"))
+}
+
+fn parse_format(text: &str) -> Result<checkers::linearizable::Format, String> {
+    checkers::linearizable::Format::parse(text)
+        .ok_or_else(|| format!("{text:?}: use jepsen-log, edn or jsonl"))
+}
+
 fn parse_kebab<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|e| e.to_string())
 }
@@ -228,6 +257,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(report_demo(&outcome))
         }
         Command::Test(args) => runtime.block_on(test(*args)),
+        Command::Check { files, model, format, json, time_limit } => {
+            Ok(check(&files, model, format, json, time_limit))
+        }
         Command::Analyze { dir } => {
             let results = harness::analyze::analyze_dir(&dir)?;
             println!("{}", harness::analyze::summary(&results));
@@ -364,6 +396,78 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     println!("{}", harness::analyze::summary(&outcome.results));
     println!("seed: {}; results: {}", plan.seed, outcome.dir.display());
     Ok(ExitCode::from(outcome.results.valid.exit_code()))
+}
+
+fn check(
+    files: &[PathBuf],
+    model: checkers::linearizable::Model,
+    format: checkers::linearizable::Format,
+    json: bool,
+    time_limit: u64,
+) -> ExitCode {
+    use checkers::linearizable::{Budget, check, operations};
+    use checkers::verdict::Verdict;
+    let mut histories = Vec::new();
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: {}: {e}", file.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        match operations(&text, format, model) {
+            Ok(ops) => histories.push((file, ops)),
+            Err(e) => {
+                eprintln!("error: {}:{}: {}", file.display(), e.line, e.problem);
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    }
+    let mut worst = Verdict::Valid;
+    for (file, ops) in histories {
+        let started = std::time::Instant::now();
+        let result = check(
+            &ops,
+            model,
+            Budget { time: std::time::Duration::from_secs(time_limit), ..Budget::default() },
+        );
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        worst = worst.worst(result.valid);
+        if json {
+            println!("{}", serde_json::json!({"file": file, "valid": result.valid, "ms": ms}));
+            continue;
+        }
+        println!(
+            "{}: {} ({} ops, {} keys, {ms:.1} ms)",
+            file.display(),
+            result.valid,
+            result.ops,
+            result.keys
+        );
+        if let Some(reason) = &result.reason {
+            println!("  {reason}");
+        }
+        if let Some(c) = &result.counterexample {
+            println!(
+                "  key {}: after {} operations in state {}, cannot linearize {} (process {}, events {}..{})",
+                c.key.as_deref().unwrap_or("-"),
+                c.linearized,
+                c.state,
+                c.blocking.op,
+                c.blocking.process,
+                c.blocking.invoked_at,
+                c.blocking.completed_at.map_or("-".into(), |t| t.to_string())
+            );
+            for other in &c.candidates {
+                println!(
+                    "    candidate: {} (process {}, invoked at event {})",
+                    other.op, other.process, other.invoked_at
+                );
+            }
+        }
+    }
+    ExitCode::from(worst.exit_code())
 }
 
 /// Writes a nodes file for `--node` hosts (the first runs the name server) and returns its path.

@@ -4,11 +4,17 @@
 //! * [`mastership`]: exactly one master persisted after recovery; split-brain and leaderless
 //!   windows, convergence and fail-over times, self-terminations, messages per election.
 //! * [`stats`]: ok / fail / info counts per operation.
+//! * [`linearizable`]: per-key Wing-Gong-Lowe search for register, cas-register and kv models,
+//!   over our histories and other tools' (Jepsen text logs, EDN via [`edn`]).
+//! * [`set`]: lost, unexpected, recovered and duplicated elements of the set workload.
+//! * [`perf`]: latency quantiles, throughput over time and fault windows.
 //! * [`verdict`]: the three-valued verdict and the combined results.
 
 pub mod edn;
 pub mod history;
 pub mod linearizable;
 pub mod mastership;
+pub mod perf;
+pub mod set;
 pub mod stats;
 pub mod verdict;

@@ -5,20 +5,31 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use checkers::history::{self, Op};
-use checkers::mastership;
-use checkers::stats;
-use checkers::verdict::Results;
+use checkers::verdict::{Results, Verdict};
+use checkers::{mastership, perf, set, stats};
 
 use crate::error::Error;
 
-/// Every checker's verdict on `ops`.
+/// Every checker's verdict on `ops`: mastership, stats and perf always; set when the history
+/// has appends (the set workload).
 pub fn analyze(ops: &[Op]) -> Results {
+    fn entry<T: serde::Serialize>(
+        name: &str,
+        valid: Verdict,
+        result: &T,
+    ) -> (String, Verdict, serde_json::Value) {
+        (name.to_string(), valid, serde_json::to_value(result).expect("results serialize"))
+    }
     let m = mastership::check(ops);
     let s = stats::check(ops);
-    Results::combine([
-        ("mastership".to_string(), m.valid, serde_json::to_value(&m).expect("results serialize")),
-        ("stats".to_string(), s.valid, serde_json::to_value(&s).expect("results serialize")),
-    ])
+    let p = perf::check(ops);
+    let mut parts =
+        vec![entry("mastership", m.valid, &m), entry("stats", s.valid, &s), entry("perf", p.valid, &p)];
+    if ops.iter().any(|o| o.process.is_client() && o.f == "append") {
+        let set = set::check(ops);
+        parts.push(entry("set", set.valid, &set));
+    }
+    Results::combine(parts)
 }
 
 /// Reads `dir/history.jsonl`, checks it, writes `dir/results.json`, and returns the results.
@@ -53,6 +64,20 @@ pub fn summary(results: &Results) -> String {
             "  elections: {}; messages per election: {}",
             m["elections"],
             m["messages_per_election"].as_f64().map_or("-".to_string(), |v| format!("{v:.1}"))
+        );
+    }
+    if let Some(s) = results.checkers.get("set") {
+        let count = |k: &str| s[k].as_array().map_or(0, Vec::len);
+        let _ = writeln!(
+            out,
+            "set: {} ({} acknowledged, {} read back; lost {}, unexpected {}, recovered {}, duplicated {})",
+            verdict(s),
+            s["acknowledged"],
+            s["read"],
+            count("lost"),
+            count("unexpected"),
+            count("recovered"),
+            count("duplicated")
         );
     }
     if let Some(s) = results.checkers.get("stats") {

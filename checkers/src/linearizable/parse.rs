@@ -225,7 +225,13 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
             let call = match (e.f.as_str(), &e.value) {
                 ("read" | "get", _) => Call::Read,
                 ("write" | "put", v) => Call::Write(val(v)),
-                ("append", v) => Call::Append(val(v)),
+                ("append", Edn::Str(v)) if model == Model::Kv => Call::Append(Val::Str(v.clone())),
+                ("append", v) => {
+                    return Err(ParseError {
+                        line: e.line,
+                        problem: format!("append of {v}: only the kv model appends, and only strings"),
+                    });
+                }
                 ("cas", Edn::Seq(pair)) if pair.len() == 2 => Call::Cas(val(&pair[0]), val(&pair[1])),
                 (f, v) => {
                     return Err(ParseError {

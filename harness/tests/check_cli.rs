@@ -50,7 +50,7 @@ fn unreadable_histories_exit_254_naming_file_and_line() {
     let (code, out) = check(&["--model", "kv", "--format", "edn"], std::slice::from_ref(&file));
     assert_eq!(code, Some(254));
     assert!(out.contains("broken-") && out.contains(":1:"), "{out}");
-    let (code, out) = check(&["--model", "queue", "--format", "edn"], &[file.clone()]);
+    let (code, out) = check(&["--model", "queue", "--format", "edn"], std::slice::from_ref(&file));
     assert_eq!(code, Some(254), "{out}");
     std::fs::remove_file(file).unwrap();
 }

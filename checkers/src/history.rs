@@ -83,6 +83,29 @@ pub struct Op {
     pub node: Option<String>,
 }
 
+impl Op {
+    /// An operation at `time` (ns) with no key, value, error or node; `index` is set on append.
+    pub fn new(time: u64, process: Process, kind: OpType, f: &str) -> Op {
+        Op {
+            index: 0,
+            time,
+            process,
+            kind,
+            f: f.to_string(),
+            key: None,
+            value: serde_json::Value::Null,
+            error: None,
+            node: None,
+        }
+    }
+
+    /// The same operation with `value`.
+    pub fn with_value(mut self, value: serde_json::Value) -> Op {
+        self.value = value;
+        self
+    }
+}
+
 /// Problems reading or writing a history.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {

@@ -52,17 +52,7 @@ struct Recorder {
 
 impl Recorder {
     fn record(&self, process: Process, kind: OpType, f: &str, value: serde_json::Value) -> HistoryOp {
-        HistoryOp {
-            index: 0,
-            time: self.start.elapsed().as_nanos() as u64,
-            process,
-            kind,
-            f: f.to_string(),
-            key: None,
-            value,
-            error: None,
-            node: None,
-        }
+        HistoryOp::new(self.start.elapsed().as_nanos() as u64, process, kind, f).with_value(value)
     }
 
     fn write(&self, op: HistoryOp) -> Result<(), Error> {

@@ -8,6 +8,7 @@ use nodes::protocol::kv::{Op, Value};
 use nodes::protocol::message::OpOutput;
 use nodes::protocol::nameserver::{KeepRule, NsParams};
 use nodes::protocol::params::{ElectionScheme, Params};
+use nodes::protocol::replica::Role;
 use nodes::sim::{NodeId, Sim, SimConfig, SimEvent};
 
 fn ms(v: u64) -> Duration {
@@ -248,4 +249,31 @@ fn self_terminations_are_recorded_as_events() {
         sim.restart(id);
     }
     assert_one_master_with_equal_state(&mut sim);
+}
+
+#[test]
+fn a_one_way_cut_from_the_master_makes_that_backup_enter_the_election() {
+    let mut sim = settled(config(&[]));
+    sim.cut_one_way(NodeId::Replica(0), NodeId::Replica(3));
+    let entered = sim.run_until_true(ms(1000), |s| s.replica(3).is_some_and(|r| r.role() != Role::Backup));
+    assert!(entered.is_some(), "S_3 never hears the master's replies, so its inquiry times out");
+    assert_eq!(sim.replica(1).unwrap().role(), Role::Backup, "the others still hear S_0");
+}
+
+#[test]
+fn a_slow_link_delays_the_failover_by_its_latency() {
+    let failover = |slow: Option<Duration>| {
+        let mut sim = settled(config(&[]));
+        if let Some(delay) = slow {
+            for other in 2..5 {
+                sim.set_latency(NodeId::Replica(1), NodeId::Replica(other), delay);
+            }
+        }
+        let at = sim.now();
+        sim.crash(0);
+        sim.run_until_true(ms(3000), |s| s.converged_master() == Some(1)).expect("S_1 takes over") - at
+    };
+    let fast = failover(None);
+    let slow = failover(Some(ms(30)));
+    assert!(slow > fast, "followers hear S_1's declaration later over the slow links: {fast:?} vs {slow:?}");
 }

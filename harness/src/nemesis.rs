@@ -56,7 +56,7 @@ pub async fn apply<R: Remote>(group: &Group<R>, hosts: &Hosts, fault: &Fault) ->
             let all: Vec<Host> = hosts.names.keys().cloned().collect();
             let scripts = commands::partition(grudge, &all, |h| hosts.names.get(h).map(|(_, ip)| *ip));
             let runs = scripts.iter().map(|(host, script)| async move {
-                group.run_on(hosts.process(host)?, script.clone()).await
+                group.node(hosts.process(host)?).run_quick(script.clone()).await
             });
             try_join_all(runs).await.map(drop)
         }

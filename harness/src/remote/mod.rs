@@ -126,6 +126,13 @@ pub trait Remote: Send + Sync {
         }
     }
 
+    /// Runs a short `script` on the fast path, failing unless it exits with 0; its stderr comes
+    /// back merged into stdout. By default an ordinary [`Remote::run`]; an implementation may
+    /// keep a shell open to save the cost of starting one per command.
+    fn run_quick(&self, script: String) -> impl Future<Output = Result<Output, Error>> + Send {
+        async move { self.run(&Cmd::shell(script)).await }
+    }
+
     /// Writes `data` to `path` on the node with permissions `mode`, atomically (write, then
     /// rename), creating the directory.
     fn upload(&self, data: Bytes, path: &str, mode: u32) -> impl Future<Output = Result<(), Error>> + Send {

@@ -140,17 +140,35 @@ impl client::Handler for HostCheck {
     }
 }
 
+/// A shell kept open on a node for [`Remote::run_quick`]: scripts go to its stdin, each followed
+/// by a marker line carrying the exit status.
+struct Shell {
+    channel: russh::Channel<client::Msg>,
+    buffered: Vec<u8>,
+}
+
+/// How long a quick script may run.
+const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A node reached over SSH.
 pub struct SshNode {
     target: SshTarget,
     connection: tokio::sync::Mutex<Option<Arc<Handle<HostCheck>>>>,
     channels: Semaphore,
+    shell: tokio::sync::Mutex<Option<Shell>>,
+    markers: std::sync::atomic::AtomicU64,
 }
 
 impl SshNode {
     /// A node that connects on first use.
     pub fn new(target: SshTarget) -> Self {
-        SshNode { target, connection: tokio::sync::Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS) }
+        SshNode {
+            target,
+            connection: tokio::sync::Mutex::new(None),
+            channels: Semaphore::new(MAX_CHANNELS),
+            shell: tokio::sync::Mutex::new(None),
+            markers: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// The target it reaches.
@@ -163,8 +181,11 @@ impl SshNode {
         self.handle().await.map(drop)
     }
 
-    /// Closes the connection; the next command reconnects.
+    /// Closes the connection (and the quick shell); the next command reconnects.
     pub async fn disconnect(&self) {
+        if let Some(shell) = self.shell.lock().await.take() {
+            let _ = shell.channel.close().await;
+        }
         if let Some(handle) = self.connection.lock().await.take() {
             let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
         }
@@ -277,9 +298,92 @@ impl SshNode {
     }
 }
 
+impl SshNode {
+    async fn open_shell(&self) -> Result<Shell, Error> {
+        let failed = |problem: String| Error::Transport {
+            host: self.target.host.clone(),
+            command: "sh".into(),
+            problem,
+        };
+        let handle = self.handle().await?;
+        let channel = match handle.channel_open_session().await {
+            Ok(channel) => channel,
+            Err(_) => {
+                self.forget(&handle).await;
+                self.handle()
+                    .await?
+                    .channel_open_session()
+                    .await
+                    .map_err(|e| failed(format!("open a channel: {e}")))?
+            }
+        };
+        channel.exec(true, "exec /bin/sh").await.map_err(|e| failed(e.to_string()))?;
+        Ok(Shell { channel, buffered: Vec::new() })
+    }
+
+    async fn quick(&self, shell: &mut Shell, script: &str) -> Result<Output, String> {
+        let marker = format!(
+            "__splitbrain_done_{}__",
+            self.markers.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let input = format!("{{ {script}\n}} 2>&1 < /dev/null; echo \"{marker} $?\"\n");
+        shell.channel.data(input.as_bytes()).await.map_err(|e| e.to_string())?;
+        loop {
+            if let Some(at) = find(&shell.buffered, marker.as_bytes()) {
+                let end = shell.buffered[at..].iter().position(|&b| b == b'\n').map(|p| at + p + 1);
+                if let Some(end) = end {
+                    let line =
+                        String::from_utf8_lossy(&shell.buffered[at + marker.len()..end]).trim().to_string();
+                    let stdout = shell.buffered[..at].to_vec();
+                    shell.buffered.drain(..end);
+                    let exit = line.parse().map_or(ExitKind::Unknown, ExitKind::Code);
+                    return Ok(Output { exit, stdout, stderr: Vec::new() });
+                }
+            }
+            match shell.channel.wait().await {
+                Some(ChannelMsg::Data { data }) => shell.buffered.extend_from_slice(&data),
+                Some(ChannelMsg::Eof | ChannelMsg::Close) | None => return Err("the shell closed".into()),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 impl Remote for SshNode {
     fn host(&self) -> &str {
         &self.target.host
+    }
+
+    async fn run_quick(&self, script: String) -> Result<Output, Error> {
+        let mut slot = self.shell.lock().await;
+        if slot.is_none() {
+            *slot = Some(self.open_shell().await?);
+        }
+        let shell = slot.as_mut().expect("opened above");
+        let outcome = tokio::time::timeout(QUICK_TIMEOUT, self.quick(shell, &script)).await;
+        let failure = match outcome {
+            Ok(Ok(out)) if out.success() => return Ok(out),
+            Ok(Ok(out)) => {
+                return Err(Error::Command {
+                    host: self.target.host.clone(),
+                    command: script,
+                    status: out.exit.to_string(),
+                    stderr: out.stdout_text().trim().to_string(),
+                });
+            }
+            Ok(Err(problem)) => Error::Transport { host: self.target.host.clone(), command: script, problem },
+            Err(_) => {
+                Error::Timeout { host: self.target.host.clone(), command: script, timeout: QUICK_TIMEOUT }
+            }
+        };
+        if let Some(shell) = slot.take() {
+            let _ = shell.channel.close().await;
+        }
+        Err(failure)
     }
 
     async fn exec(&self, cmd: &Cmd) -> Result<Output, Error> {

@@ -60,9 +60,7 @@ pub async fn apply<R: Remote>(group: &Group<R>, hosts: &Hosts, fault: &Fault) ->
             });
             try_join_all(runs).await.map(drop)
         }
-        Fault::Heal => {
-            try_join_all(group.processes().map(|p| group.run_on(p, commands::heal()))).await.map(drop)
-        }
+        Fault::Heal => try_join_all(group.nodes().map(|n| n.run_quick(commands::heal()))).await.map(drop),
         Fault::Kill { hosts: targets } => each(hosts, targets, |p| group.signal(p, "KILL")).await,
         Fault::Pause { hosts: targets } => each(hosts, targets, |p| group.signal(p, "STOP")).await,
         Fault::Resume { hosts: targets } => each(hosts, targets, |p| group.signal(p, "CONT")).await,

@@ -127,15 +127,6 @@ impl Client {
         })
     }
 
-    /// Runs `op` on replica `node` only, whatever its role (a non-master answers a redirect).
-    pub async fn execute_on(&mut self, node: ReplicaId, op: Op) -> Result<Completed, RequestError> {
-        let deadline = Instant::now() + self.config.timeout;
-        match self.send(node, &op, deadline).await? {
-            Ok(output) => Ok(Completed { node, output }),
-            Err(e) => Err(reply_error(node, e)),
-        }
-    }
-
     /// The registrations the name server holds for the group, oldest first.
     pub async fn registrations(&mut self) -> Result<Vec<Registration>, Error> {
         let deadline = Instant::now() + self.config.timeout;

@@ -32,7 +32,8 @@ pub fn analyze(ops: &[Op]) -> Results {
     Results::combine(parts)
 }
 
-/// Reads `dir/history.jsonl`, checks it, writes `dir/results.json`, and returns the results.
+/// Reads `dir/history.jsonl`, checks it, writes `dir/results.json` and `dir/junit.xml`, and
+/// returns the results. The test's name is the run directory's parent's name.
 pub fn analyze_dir(dir: &Path) -> Result<Results, Error> {
     let path = dir.join("history.jsonl");
     let loaded = history::read(&path).map_err(|e| Error::file(&path, e))?;
@@ -40,6 +41,14 @@ pub fn analyze_dir(dir: &Path) -> Result<Results, Error> {
     let out = dir.join("results.json");
     let text = serde_json::to_string_pretty(&results).expect("results serialize");
     std::fs::write(&out, text).map_err(|e| Error::file(&out, e))?;
+    let name = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.parent()?.file_name()?.to_str().map(String::from))
+        .unwrap_or_default();
+    let junit_path = dir.join("junit.xml");
+    std::fs::write(&junit_path, crate::junit::junit(&name, &results))
+        .map_err(|e| Error::file(&junit_path, e))?;
     Ok(results)
 }
 

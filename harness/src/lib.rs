@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod generator;
+pub mod junit;
 pub mod nemesis;
 pub mod plan;
 pub mod remote;

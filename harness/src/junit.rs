@@ -1,0 +1,64 @@
+//! `junit.xml`: one test case per checker, so CI systems show each verdict. A failure carries
+//! the checker's summary; an unknown verdict is an error (it must not pass silently).
+
+use std::fmt::Write as _;
+
+use checkers::verdict::Results;
+
+/// The JUnit XML of `results` for the test named `name`.
+pub fn junit(name: &str, results: &Results) -> String {
+    let verdict = |v: &serde_json::Value| match v.get("valid") {
+        Some(serde_json::Value::Bool(true)) => "valid",
+        Some(serde_json::Value::Bool(false)) => "invalid",
+        _ => "unknown",
+    };
+    let failures = results.checkers.values().filter(|c| verdict(c) == "invalid").count();
+    let errors = results.checkers.values().filter(|c| verdict(c) == "unknown").count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuite name=\"splitbrain {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\">",
+        escape(name),
+        results.checkers.len()
+    );
+    for (checker, result) in &results.checkers {
+        let summary = escape(&summary(checker, result));
+        let _ = match verdict(result) {
+            "valid" => writeln!(out, "  <testcase classname=\"splitbrain\" name=\"{checker}\"/>"),
+            "invalid" => writeln!(
+                out,
+                "  <testcase classname=\"splitbrain\" name=\"{checker}\">\n    <failure message=\"{summary}\">{summary}</failure>\n  </testcase>"
+            ),
+            _ => writeln!(
+                out,
+                "  <testcase classname=\"splitbrain\" name=\"{checker}\">\n    <error message=\"unknown: {summary}\">{summary}</error>\n  </testcase>"
+            ),
+        };
+    }
+    out.push_str("</testsuite>\n");
+    out
+}
+
+/// One line saying what a checker found.
+fn summary(checker: &str, r: &serde_json::Value) -> String {
+    let count = |k: &str| r[k].as_array().map_or(0, Vec::len);
+    match checker {
+        "mastership" => r["summary"].as_str().unwrap_or_default().to_string(),
+        "stats" => {
+            format!("ok {}, fail {}, info {}", r["total"]["ok"], r["total"]["fail"], r["total"]["info"])
+        }
+        "set" => format!(
+            "{} acknowledged, {} read back; lost {}, unexpected {}, duplicated {}",
+            r["acknowledged"],
+            r["read"],
+            count("lost"),
+            count("unexpected"),
+            count("duplicated")
+        ),
+        _ => String::new(),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,87 @@
+//! `results.json` and `junit.xml` of stored fixture runs, pinned as snapshots: their shape is a
+//! contract with CI systems and scripts (see docs/results.md).
+
+use checkers::history::{HistoryWriter, Op, OpType, Process};
+use checkers::mastership::{NodeView, Round};
+
+/// A deterministic run: 3 replicas, a partition, a heal, then the stability window. With
+/// `split_brain`, n1 and n2 both stay Master through the window.
+fn fixture(split_brain: bool) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("fixture").join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let mut w = HistoryWriter::create(&run.join("history.jsonl")).unwrap();
+    let ms = |t: u64| t * 1_000_000;
+    let round = |t: u64, masters: &[u32], registered: &[u32]| {
+        let nodes = (0..3u32)
+            .map(|i| {
+                let master = masters.contains(&i);
+                let role = if master { "Master" } else { "Backup" };
+                let view = NodeView {
+                    id: i,
+                    role: role.into(),
+                    master: Some(if master { i } else { masters[0] }),
+                    applied: 10,
+                    election_messages: 2,
+                };
+                (format!("n{}", i + 1), Some(view))
+            })
+            .collect();
+        let value = serde_json::to_value(Round { nodes, registrations: Some(registered.to_vec()) }).unwrap();
+        Op::new(ms(t), Process::observer(), OpType::Info, "observe").with_value(value)
+    };
+    let client = |t: u64, kind: OpType, f: &str, value: serde_json::Value| {
+        let mut op = Op::new(ms(t), Process::Client(0), kind, f).with_value(value);
+        op.key = Some("r0".into());
+        op.node = Some("n1".into());
+        op
+    };
+    let nemesis = |t: u64, f: &str| Op::new(ms(t), Process::nemesis(), OpType::Invoke, f);
+    let phase = |t: u64, f: &str| Op::new(ms(t), Process::harness(), OpType::Info, f);
+    let mut ops = vec![
+        round(100, &[0], &[0]),
+        client(150, OpType::Invoke, "write", 3.into()),
+        client(152, OpType::Ok, "write", 3.into()),
+        nemesis(200, "partition"),
+        round(300, &[0, 1], &[1]),
+        client(350, OpType::Invoke, "read", serde_json::Value::Null),
+        client(352, OpType::Ok, "read", 3.into()),
+        nemesis(400, "heal"),
+        phase(410, "final-phase"),
+        phase(420, "stability-start"),
+    ];
+    let settled: &[u32] = if split_brain { &[0, 1] } else { &[0] };
+    ops.extend((0..5).map(|i| round(500 + i * 100, settled, &[0])));
+    ops.push(phase(1000, "stability-end"));
+    for op in ops {
+        w.append(op).unwrap();
+    }
+    w.flush().unwrap();
+    root
+}
+
+fn stored(split_brain: bool) -> (u8, String, String) {
+    let root = fixture(split_brain);
+    let run = root.path().join("fixture").join("run");
+    let results = harness::analyze::analyze_dir(&run).unwrap();
+    let json = std::fs::read_to_string(run.join("results.json")).unwrap();
+    let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    (results.valid.exit_code(), json, junit)
+}
+
+#[test]
+fn a_valid_run_stores_results_and_junit_of_a_stable_shape() {
+    let (code, json, junit) = stored(false);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("valid_results_json", json);
+    insta::assert_snapshot!("valid_junit_xml", junit);
+}
+
+#[test]
+fn a_split_brain_run_fails_mastership_in_both_files() {
+    let (code, json, junit) = stored(true);
+    assert_eq!(code, 1);
+    assert!(junit.contains("<failure message=\"no single master"), "{junit}");
+    insta::assert_snapshot!("split_brain_results_json", json);
+    insta::assert_snapshot!("split_brain_junit_xml", junit);
+}

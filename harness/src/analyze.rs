@@ -32,7 +32,8 @@ pub fn analyze(ops: &[Op]) -> Results {
     Results::combine(parts)
 }
 
-/// Reads `dir/history.jsonl`, checks it, writes `dir/results.json` and `dir/junit.xml`, and
+/// Reads `dir/history.jsonl`, checks it, writes `dir/results.json`, `dir/junit.xml` and
+/// `dir/report.html`, and
 /// returns the results. The test's name is the run directory's parent's name.
 pub fn analyze_dir(dir: &Path) -> Result<Results, Error> {
     let path = dir.join("history.jsonl");
@@ -49,6 +50,9 @@ pub fn analyze_dir(dir: &Path) -> Result<Results, Error> {
     let junit_path = dir.join("junit.xml");
     std::fs::write(&junit_path, crate::junit::junit(&name, &results))
         .map_err(|e| Error::file(&junit_path, e))?;
+    let report_path = dir.join("report.html");
+    let page = crate::report::report(&name, &results, &loaded.ops);
+    std::fs::write(&report_path, page).map_err(|e| Error::file(&report_path, e))?;
     Ok(results)
 }
 

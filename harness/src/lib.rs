@@ -12,5 +12,6 @@ pub mod junit;
 pub mod nemesis;
 pub mod plan;
 pub mod remote;
+pub mod report;
 pub mod run;
 pub mod store;

@@ -85,3 +85,34 @@ fn a_split_brain_run_fails_mastership_in_both_files() {
     insta::assert_snapshot!("split_brain_results_json", json);
     insta::assert_snapshot!("split_brain_junit_xml", junit);
 }
+
+/// The report's structure: its sections, its SVG shapes by class, and what it links to.
+fn structure(html: &str) -> String {
+    let mut out = String::new();
+    for marker in ["<section id=\"", "<svg id=\""] {
+        for part in html.split(marker).skip(1) {
+            out.push_str(&format!("{marker}{}\n", part.split('"').next().unwrap_or_default()));
+        }
+    }
+    for class in ["Master", "Backup", "WaitElection", "down", "fault", "split", "ok", "fail", "info"] {
+        out.push_str(&format!("class {class}: {}\n", html.matches(&format!("class=\"{class}\"")).count()));
+    }
+    for link in html.split("href=\"").skip(1) {
+        out.push_str(&format!("link {}\n", link.split('"').next().unwrap_or_default()));
+    }
+    out
+}
+
+#[test]
+fn the_report_is_self_contained_and_shows_lanes_faults_and_the_split_brain() {
+    let root = fixture(true);
+    let run = root.path().join("fixture").join("run");
+    harness::analyze::analyze_dir(&run).unwrap();
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        !html.contains("<script") && !html.contains("<link") && !html.contains("src="),
+        "nothing is fetched"
+    );
+    assert!(html.contains("<h1>INVALID</h1>"));
+    insta::assert_snapshot!("split_brain_report_structure", structure(&html));
+}

@@ -1,0 +1,333 @@
+//! `report.html`: one self-contained page per run (inline CSS and SVG, nothing fetched): the
+//! verdict, each checker's result, a mastership timeline with a lane per node, latencies over
+//! time with the fault windows, the client operations (capped), and the anomalies in words.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use checkers::history::{Op, OpType, Process};
+use checkers::mastership::Round;
+use checkers::verdict::{Results, Verdict};
+
+const WIDTH: f64 = 1000.0;
+const LANE: f64 = 26.0;
+/// Client operations listed at most.
+pub const MAX_OPS_LISTED: usize = 500;
+/// Latency points plotted at most.
+const MAX_POINTS: usize = 5000;
+
+/// The page for the run of test `name`.
+pub fn report(name: &str, results: &Results, ops: &[Op]) -> String {
+    let first = ops.iter().map(|o| o.time / 1_000_000).min().unwrap_or(0);
+    let last = ops.iter().map(|o| o.time / 1_000_000).max().unwrap_or(0);
+    let span = Span { first, last: last.max(first + 1) };
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>splitbrain: {name}</title>\n<style>{STYLE}</style></head><body>\n",
+        name = escape(name)
+    );
+    let (class, word) = match results.valid {
+        Verdict::Valid => ("valid", "VALID"),
+        Verdict::Invalid => ("invalid", "INVALID"),
+        Verdict::Unknown => ("unknown", "UNKNOWN"),
+    };
+    let _ = writeln!(
+        page,
+        "<header id=\"verdict\" class=\"{class}\"><h1>{word}</h1><p>test {}</p></header>",
+        escape(name)
+    );
+    checkers_table(&mut page, results);
+    anomalies(&mut page, results);
+    timeline(&mut page, results, ops, span);
+    latencies(&mut page, results, ops, span);
+    operations(&mut page, ops);
+    page.push_str("</body></html>\n");
+    page
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\
+header{padding:.6em 1em;border-radius:6px;color:#fff}header h1{margin:0}\
+.valid{background:#2e7d32}.invalid{background:#c62828}.unknown{background:#ef6c00}\
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;vertical-align:top}\
+section{margin-top:1.5em}svg{border:1px solid #ddd;background:#fafafa}\
+.Master{fill:#c62828}.Backup{fill:#1565c0}.WaitElection{fill:#ef6c00}.down{fill:#9e9e9e}\
+.fault{fill:#000;opacity:.08}.split{fill:#c62828;opacity:.25}.ok{fill:#2e7d32}.fail{fill:#c62828}.info{fill:#ef6c00}";
+
+fn checkers_table(page: &mut String, results: &Results) {
+    page.push_str("<section id=\"checkers\"><h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>summary</th></tr>\n");
+    for (name, r) in &results.checkers {
+        let verdict = match r.get("valid") {
+            Some(serde_json::Value::Bool(true)) => "valid",
+            Some(serde_json::Value::Bool(false)) => "invalid",
+            _ => "unknown",
+        };
+        let summary = match name.as_str() {
+            "mastership" => r["summary"].as_str().unwrap_or_default().to_string(),
+            "stats" => {
+                format!("ok {}, fail {}, info {}", r["total"]["ok"], r["total"]["fail"], r["total"]["info"])
+            }
+            "set" => format!("{} acknowledged, {} read back", r["acknowledged"], r["read"]),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            page,
+            "<tr><td>{name}</td><td class=\"{verdict}\" style=\"color:#fff\">{verdict}</td><td>{}</td></tr>",
+            escape(&summary)
+        );
+    }
+    page.push_str("</table></section>\n");
+}
+
+fn anomalies(page: &mut String, results: &Results) {
+    let mut items = Vec::new();
+    if let Some(m) = results.checkers.get("mastership") {
+        if m["valid"] == false {
+            let masters: Vec<String> = m["persisted_masters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
+            let logs: Vec<String> =
+                masters.iter().map(|n| format!("<a href=\"{n}/replica.log\">{n}/replica.log</a>")).collect();
+            items.push(format!(
+                "{} Logs: {}.",
+                escape(m["summary"].as_str().unwrap_or_default()),
+                logs.join(", ")
+            ));
+        }
+        for w in m["split_brain_windows"].as_array().into_iter().flatten() {
+            items.push(format!(
+                "Split brain from {} ms to {} ms: {} said Master at once.",
+                w["start_ms"],
+                w["end_ms"],
+                join(&w["masters"])
+            ));
+        }
+        for f in m["failovers"].as_array().into_iter().flatten() {
+            items.push(match f["new_master"].as_str() {
+                Some(new) => format!(
+                    "Master {} killed at {} ms; {new} took over after {} ms.",
+                    f["killed"].as_str().unwrap_or("?"),
+                    f["at_ms"],
+                    f["after_ms"]
+                ),
+                None => format!(
+                    "Master {} killed at {} ms; no single master followed.",
+                    f["killed"].as_str().unwrap_or("?"),
+                    f["at_ms"]
+                ),
+            });
+        }
+    }
+    if let Some(s) = results.checkers.get("set") {
+        for lost in s["lost"].as_array().into_iter().flatten() {
+            let faults: Vec<String> = lost["faults_nearby"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| format!("{} at {} ms", f["f"].as_str().unwrap_or("?"), f["at_ms"]))
+                .collect();
+            items.push(format!(
+                "Element {} acknowledged by {} at {} ms is missing from the final read (faults nearby: {}).",
+                lost["element"],
+                lost["node"].as_str().unwrap_or("?"),
+                lost["written_ms"][1],
+                if faults.is_empty() { "none".to_string() } else { faults.join(", ") }
+            ));
+        }
+    }
+    page.push_str("<section id=\"anomalies\"><h2>What happened</h2>");
+    if items.is_empty() {
+        page.push_str("<p>No anomaly.</p>");
+    } else {
+        page.push_str("<ul>");
+        for item in items {
+            let _ = write!(page, "<li>{item}</li>");
+        }
+        page.push_str("</ul>");
+    }
+    page.push_str(" <p>Details: <a href=\"results.json\">results.json</a>, <a href=\"history.jsonl\">history.jsonl</a>.</p></section>\n");
+}
+
+fn join(v: &serde_json::Value) -> String {
+    v.as_array().into_iter().flatten().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The time the plots cover, ms since the test started: from the first event to the last.
+#[derive(Clone, Copy)]
+struct Span {
+    first: u64,
+    last: u64,
+}
+
+fn x(ms: u64, span: Span) -> f64 {
+    let at = ms.clamp(span.first, span.last) - span.first;
+    120.0 + (at as f64 / (span.last - span.first) as f64) * (WIDTH - 130.0)
+}
+
+/// Shaded fault windows and marked split-brain windows over a plot of `height`.
+fn windows(svg: &mut String, results: &Results, span: Span, height: f64) {
+    let faults =
+        results.checkers.get("perf").and_then(|p| p["faults"].as_array().cloned()).unwrap_or_default();
+    for f in faults {
+        let (a, b) =
+            (x(f["start_ms"].as_u64().unwrap_or(0), span), x(f["end_ms"].as_u64().unwrap_or(0), span));
+        let _ = write!(
+            svg,
+            "<rect class=\"fault\" x=\"{a:.1}\" y=\"0\" width=\"{:.1}\" height=\"{height}\"><title>{} {}-{} ms</title></rect>",
+            (b - a).max(1.0),
+            f["f"].as_str().unwrap_or("fault"),
+            f["start_ms"],
+            f["end_ms"]
+        );
+    }
+    let splits = results
+        .checkers
+        .get("mastership")
+        .and_then(|m| m["split_brain_windows"].as_array().cloned())
+        .unwrap_or_default();
+    for w in splits {
+        let (a, b) =
+            (x(w["start_ms"].as_u64().unwrap_or(0), span), x(w["end_ms"].as_u64().unwrap_or(0), span));
+        let _ = write!(
+            svg,
+            "<rect class=\"split\" x=\"{a:.1}\" y=\"0\" width=\"{:.1}\" height=\"6\"><title>split brain: {}</title></rect>",
+            (b - a).max(3.0),
+            join(&w["masters"])
+        );
+    }
+}
+
+fn timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
+    let rounds: Vec<(u64, Round)> = ops
+        .iter()
+        .filter(|o| o.process == Process::observer() && o.f == "observe")
+        .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (o.time / 1_000_000, r)))
+        .collect();
+    let mut lanes: BTreeMap<String, Vec<(u64, String, String)>> = BTreeMap::new();
+    let names: BTreeMap<u32, String> = rounds
+        .iter()
+        .flat_map(|(_, r)| r.nodes.iter().filter_map(|(n, v)| v.as_ref().map(|v| (v.id, n.clone()))))
+        .collect();
+    for (t, round) in &rounds {
+        for (node, view) in &round.nodes {
+            let (state, follows) = match view {
+                Some(v) => (
+                    v.role.clone(),
+                    v.master.and_then(|m| names.get(&m).cloned()).unwrap_or_else(|| "-".into()),
+                ),
+                None => ("down".to_string(), "-".into()),
+            };
+            let lane = lanes.entry(node.clone()).or_default();
+            if lane.last().is_none_or(|(_, s, f)| *s != state || *f != follows) {
+                lane.push((*t, state, follows));
+            }
+        }
+    }
+    let height = LANE * lanes.len() as f64 + 10.0;
+    let _ = write!(
+        page,
+        "<section id=\"timeline\"><h2>Mastership timeline</h2><svg id=\"mastership\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\">"
+    );
+    windows(page, results, span, height);
+    for (i, (node, segments)) in lanes.iter().enumerate() {
+        let y = 8.0 + i as f64 * LANE;
+        let _ = write!(page, "<text x=\"4\" y=\"{:.1}\">{}</text>", y + 15.0, escape(node));
+        for (k, (start, state, follows)) in segments.iter().enumerate() {
+            let stop = segments.get(k + 1).map_or(span.last, |s| s.0);
+            let (a, b) = (x(*start, span), x(stop, span));
+            let _ = write!(
+                page,
+                "<rect class=\"{state}\" x=\"{a:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{node} {state} following {follows}, {start}-{stop} ms</title></rect>",
+                (b - a).max(0.5),
+                LANE - 6.0,
+                node = escape(node),
+            );
+        }
+    }
+    page.push_str("</svg><p>Red: Master, blue: Backup, orange: WaitElection, grey: down. Shaded: faults; red band: split brain. Hover a bar for whom the node followed.</p></section>\n");
+}
+
+fn latencies(page: &mut String, results: &Results, ops: &[Op], span: Span) {
+    let mut open: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut points = Vec::new();
+    for op in ops {
+        let Process::Client(p) = op.process else { continue };
+        match op.kind {
+            OpType::Invoke => {
+                open.insert(p, op.time);
+            }
+            kind => {
+                if let Some(start) = open.remove(&p) {
+                    points.push((start / 1_000_000, (op.time - start) as f64 / 1e6, kind));
+                }
+            }
+        }
+    }
+    let total = points.len();
+    let step = total.div_ceil(MAX_POINTS).max(1);
+    let max = points.iter().map(|p| p.1).fold(1.0f64, f64::max);
+    let height = 220.0;
+    let _ = write!(
+        page,
+        "<section id=\"latency\"><h2>Latency</h2><svg id=\"latencies\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\">"
+    );
+    windows(page, results, span, height);
+    let _ = write!(
+        page,
+        "<text x=\"4\" y=\"14\">{max:.0} ms</text><text x=\"4\" y=\"{:.0}\">0</text>",
+        height - 4.0
+    );
+    for (t, ms, kind) in points.iter().step_by(step) {
+        let class = match kind {
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            _ => "info",
+        };
+        let y = height - 10.0 - (ms / max) * (height - 20.0);
+        let _ = write!(page, "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{y:.1}\" r=\"1.6\"/>", x(*t, span));
+    }
+    let shown = total.div_ceil(step);
+    let _ = writeln!(
+        page,
+        "</svg><p>{shown} of {total} completions plotted (green ok, red fail, orange unknown), by invocation time.</p></section>"
+    );
+}
+
+fn operations(page: &mut String, ops: &[Op]) {
+    let clients: Vec<&Op> = ops.iter().filter(|o| o.process.is_client()).collect();
+    let _ = write!(page, "<section id=\"operations\"><h2>Client operations</h2>");
+    if clients.len() > MAX_OPS_LISTED {
+        let _ = write!(
+            page,
+            "<p>Showing the first {MAX_OPS_LISTED} of {} operations; the rest are in <a href=\"history.jsonl\">history.jsonl</a>.</p>",
+            clients.len()
+        );
+    }
+    page.push_str("<table><tr><th>line</th><th>ms</th><th>process</th><th>type</th><th>f</th><th>key</th><th>value</th><th>node</th><th>error</th></tr>");
+    for op in clients.iter().take(MAX_OPS_LISTED) {
+        let process = match &op.process {
+            Process::Client(p) => p.to_string(),
+            Process::Named(n) => n.clone(),
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{process}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            op.index + 1,
+            op.time / 1_000_000,
+            op.kind,
+            escape(&op.f),
+            escape(op.key.as_deref().unwrap_or("")),
+            escape(&op.value.to_string()),
+            escape(op.node.as_deref().unwrap_or("")),
+            escape(op.error.as_deref().unwrap_or("")),
+        );
+    }
+    page.push_str("</table></section>\n");
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

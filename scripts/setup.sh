@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and running splitbrain needs on a fresh Debian machine (run as root).
-# Idempotent: packages already present are not fetched again.
+# Idempotent: packages already present are not fetched again. Extra package names given as
+# arguments are installed too (the test suite adds chromium, for the report test).
 set -euo pipefail
 
-packages=(iproute2 openssh-server iptables faketime procps)
+packages=(iproute2 openssh-server iptables faketime procps "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

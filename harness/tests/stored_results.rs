@@ -116,3 +116,25 @@ fn the_report_is_self_contained_and_shows_lanes_faults_and_the_split_brain() {
     assert!(html.contains("<h1>INVALID</h1>"));
     insta::assert_snapshot!("split_brain_report_structure", structure(&html));
 }
+
+#[test]
+fn headless_chromium_renders_the_report_with_its_timeline_and_no_errors() {
+    let root = fixture(true);
+    let run = root.path().join("fixture").join("run");
+    harness::analyze::analyze_dir(&run).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--enable-logging=stderr", "--v=0", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", run.join("report.html").display()))
+        .output()
+        .expect("chromium is installed (scripts/setup.sh chromium)");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    assert!(dom.contains("<svg id=\"mastership\""), "the timeline is in the rendered page");
+    assert!(dom.matches("class=\"Master\"").count() >= 2, "the lanes are drawn");
+    assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "the page logged errors: {log}");
+}

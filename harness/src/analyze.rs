@@ -107,10 +107,26 @@ pub fn summary(results: &Results) -> String {
 }
 
 fn verdict(v: &serde_json::Value) -> &'static str {
-    let v = v.get("valid").unwrap_or(v);
-    match v {
+    match verdict_word(v) {
+        "invalid" => "INVALID",
+        word => word,
+    }
+}
+
+/// `valid`, `invalid` or `unknown`, from a checker's result (or a bare verdict value).
+pub(crate) fn verdict_word(v: &serde_json::Value) -> &'static str {
+    match v.get("valid").unwrap_or(v) {
         serde_json::Value::Bool(true) => "valid",
-        serde_json::Value::Bool(false) => "INVALID",
+        serde_json::Value::Bool(false) => "invalid",
         _ => "unknown",
     }
+}
+
+/// `text` with the five XML and HTML special characters escaped.
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }

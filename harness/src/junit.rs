@@ -5,15 +5,12 @@ use std::fmt::Write as _;
 
 use checkers::verdict::Results;
 
+use crate::analyze::{escape, verdict_word};
+
 /// The JUnit XML of `results` for the test named `name`.
 pub fn junit(name: &str, results: &Results) -> String {
-    let verdict = |v: &serde_json::Value| match v.get("valid") {
-        Some(serde_json::Value::Bool(true)) => "valid",
-        Some(serde_json::Value::Bool(false)) => "invalid",
-        _ => "unknown",
-    };
-    let failures = results.checkers.values().filter(|c| verdict(c) == "invalid").count();
-    let errors = results.checkers.values().filter(|c| verdict(c) == "unknown").count();
+    let failures = results.checkers.values().filter(|c| verdict_word(c) == "invalid").count();
+    let errors = results.checkers.values().filter(|c| verdict_word(c) == "unknown").count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -23,7 +20,7 @@ pub fn junit(name: &str, results: &Results) -> String {
     );
     for (checker, result) in &results.checkers {
         let summary = escape(&summary(checker, result));
-        let _ = match verdict(result) {
+        let _ = match verdict_word(result) {
             "valid" => writeln!(out, "  <testcase classname=\"splitbrain\" name=\"{checker}\"/>"),
             "invalid" => writeln!(
                 out,
@@ -57,8 +54,4 @@ fn summary(checker: &str, r: &serde_json::Value) -> String {
         ),
         _ => String::new(),
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -9,6 +9,8 @@ use checkers::history::{Op, OpType, Process};
 use checkers::mastership::Round;
 use checkers::verdict::{Results, Verdict};
 
+use crate::analyze::{escape, verdict_word};
+
 const WIDTH: f64 = 1000.0;
 const LANE: f64 = 26.0;
 /// Client operations listed at most.
@@ -57,11 +59,7 @@ section{margin-top:1.5em}svg{border:1px solid #ddd;background:#fafafa}\
 fn checkers_table(page: &mut String, results: &Results) {
     page.push_str("<section id=\"checkers\"><h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>summary</th></tr>\n");
     for (name, r) in &results.checkers {
-        let verdict = match r.get("valid") {
-            Some(serde_json::Value::Bool(true)) => "valid",
-            Some(serde_json::Value::Bool(false)) => "invalid",
-            _ => "unknown",
-        };
+        let verdict = verdict_word(r);
         let summary = match name.as_str() {
             "mastership" => r["summary"].as_str().unwrap_or_default().to_string(),
             "stats" => {
@@ -326,8 +324,4 @@ fn operations(page: &mut String, ops: &[Op]) {
         );
     }
     page.push_str("</table></section>\n");
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -3,6 +3,7 @@
 //! local fail-over demonstration ([`demo`]).
 
 pub mod analyze;
+pub mod campaign;
 pub mod cluster;
 pub mod db;
 pub mod demo;

@@ -70,6 +70,17 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         time_limit: u64,
     },
+    /// Run a campaign: a matrix of tests, one after another, and a summary.
+    Campaign {
+        /// The campaign file (YAML; see harness/src/campaign.rs and campaigns/nightly.yaml).
+        file: PathBuf,
+        /// Stop after the first run that is not valid.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Directory of the `replica` and `nameserver` binaries (default: beside this one).
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+    },
     /// Check a stored run again: `splitbrain analyze store/latest`.
     Analyze {
         /// The run's directory.
@@ -259,6 +270,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => runtime.block_on(test(*args)),
         Command::Check { files, model, format, json, time_limit } => {
             Ok(check(&files, model, format, json, time_limit))
+        }
+        Command::Campaign { file, fail_fast, bin_dir } => {
+            let random_seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let (name, plans) = match harness::campaign::plans(&file, random_seed) {
+                Ok(found) => found,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            };
+            let bin_dir = match bin_dir {
+                Some(dir) => dir,
+                None => beside_this_binary()?,
+            };
+            let interrupt = Arc::new(tokio::sync::Notify::new());
+            let (rows, dir) =
+                runtime.block_on(harness::campaign::run(&name, &plans, &bin_dir, fail_fast, interrupt))?;
+            println!("{}", harness::campaign::summary(&rows));
+            println!("campaign: {}", dir.join("campaign.html").display());
+            Ok(ExitCode::from(harness::campaign::exit_code(&rows)))
         }
         Command::Analyze { dir } => {
             let results = harness::analyze::analyze_dir(&dir)?;

@@ -270,3 +270,46 @@ fn sigint_stops_the_workload_heals_tears_down_and_writes_results() {
     assert_nothing_left(&spec.state_dir, &spec.prefix);
     std::fs::remove_dir_all(store).unwrap();
 }
+
+#[test]
+fn a_campaign_of_three_short_runs_sums_up_and_exits_by_the_worst_outcome() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let store = store("campaign");
+    let file = store.with_extension("yaml");
+    let text = format!(
+        "name: short\nbase: {{ time_limit: 6, nemesis_interval: 2, recovery_time: 5, stability_window: 2, \
+         partition_shapes: [isolate-master], nodes: 3, store: {} }}\n\
+         matrix:\n  nemesis: [none, partition]\n  replica: [{{ ack: async }}]\nseeds: [1]\n",
+        store.display()
+    );
+    std::fs::write(&file, &text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain")).arg("campaign").arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 runs: 2 valid, 0 invalid, 0 unknown, 0 harness-failed"), "{stdout}");
+
+    let buggy = text
+        .replace("seeds: [1]", "seeds: [1]\n")
+        .replace("stability_window: 2,", "stability_window: 2, bugs: [no-self-monitoring],");
+    std::fs::write(&file, buggy.replace("[none, partition]", "[none, partition, partition]")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["campaign", "--fail-fast"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "the worst outcome is invalid\n{stdout}");
+    assert!(
+        stdout.contains("2 runs: 1 valid, 1 invalid"),
+        "fail-fast stopped after the first invalid run\n{stdout}"
+    );
+    let campaigns: Vec<_> = std::fs::read_dir(store.join("short")).unwrap().flatten().collect();
+    assert!(campaigns.iter().any(|d| d.path().join("campaign.html").exists()), "campaign.html is written");
+    assert_nothing_left(Path::new(local::DEFAULT_STATE_DIR), local::DEFAULT_PREFIX);
+
+    std::fs::write(&file, "name: x\nmatrix:\n  nemesis: [flood]\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain")).arg("campaign").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(254), "a bad matrix is refused before anything runs");
+    std::fs::remove_dir_all(store).unwrap();
+    std::fs::remove_file(file).unwrap();
+}

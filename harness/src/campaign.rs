@@ -1,0 +1,335 @@
+//! Campaigns: a matrix of tests (nemesis × workload × cluster size × replica settings × seeds)
+//! run one after another, reusing a local cluster while its size stays the same, with a summary
+//! that keeps invalid, unknown and harness-failed runs apart.
+//!
+//! ```yaml
+//! name: nightly
+//! base: { time_limit: 30, nemesis_interval: 5 }      # any test-file field
+//! matrix:
+//!   nemesis: [partition, kill, "partition,kill"]
+//!   workload: [register, set]
+//!   nodes: [3, 5]
+//!   replica: [{ ack: async }, { ack: all }]
+//! seeds: [1, 2]                                      # or repeats: 2 (random seeds)
+//! ```
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use checkers::verdict::Verdict;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
+use crate::error::Error;
+use crate::plan::{NodesSource, Plan, PlanError, ReplicaSettings, TestSpec, Workload};
+use crate::run;
+use crate::store;
+
+/// The dimensions of the matrix; an empty or missing one keeps the base's value.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// Nemesis lists, each like `--nemesis`.
+    #[serde(default)]
+    pub nemesis: Vec<String>,
+    /// Workloads.
+    #[serde(default)]
+    pub workload: Vec<Workload>,
+    /// Local cluster sizes.
+    #[serde(default)]
+    pub nodes: Vec<u32>,
+    /// Replica settings.
+    #[serde(default)]
+    pub replica: Vec<ReplicaSettings>,
+}
+
+/// A campaign file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignFile {
+    /// The campaign's name (its folder in the store).
+    pub name: Option<String>,
+    /// Fields every test shares.
+    #[serde(default)]
+    pub base: TestSpec,
+    /// What varies.
+    #[serde(default)]
+    pub matrix: Matrix,
+    /// Seeds; every combination runs once per seed.
+    #[serde(default)]
+    pub seeds: Vec<u64>,
+    /// Without seeds: runs per combination, with random seeds.
+    pub repeats: Option<u32>,
+}
+
+/// How one run of a campaign ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The checkers' verdict.
+    Verdict(String),
+    /// The harness itself failed; the reason.
+    HarnessFailed(String),
+}
+
+/// One row of the summary.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    /// The test's name.
+    pub name: String,
+    /// Its seed.
+    pub seed: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Its folder in the store.
+    pub dir: Option<PathBuf>,
+}
+
+impl Row {
+    fn rank(&self) -> u8 {
+        match &self.outcome {
+            Outcome::HarnessFailed(_) => 3,
+            Outcome::Verdict(v) if v == "invalid" => 2,
+            Outcome::Verdict(v) if v == "unknown" => 1,
+            Outcome::Verdict(_) => 0,
+        }
+    }
+
+    fn word(&self) -> String {
+        match &self.outcome {
+            Outcome::HarnessFailed(_) => "harness-failed".into(),
+            Outcome::Verdict(v) => v.clone(),
+        }
+    }
+}
+
+/// Reads a campaign file and expands it into validated plans; nothing runs if one is bad.
+pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| PlanError { origin: origin.clone(), problem: e.to_string() })?;
+    let file: CampaignFile = serde_yaml::from_str(&text).map_err(|e| PlanError {
+        origin: e.location().map_or(origin.clone(), |l| format!("{origin}:{}", l.line())),
+        problem: e.to_string(),
+    })?;
+    let name = file.name.clone().unwrap_or_else(|| "campaign".into());
+    let one = |v: Vec<Option<String>>| if v.is_empty() { vec![None] } else { v };
+    let nemeses = one(file.matrix.nemesis.iter().cloned().map(Some).collect());
+    let workloads: Vec<Option<Workload>> = if file.matrix.workload.is_empty() {
+        vec![None]
+    } else {
+        file.matrix.workload.iter().copied().map(Some).collect()
+    };
+    let sizes: Vec<Option<u32>> = if file.matrix.nodes.is_empty() {
+        vec![None]
+    } else {
+        file.matrix.nodes.iter().copied().map(Some).collect()
+    };
+    let replicas: Vec<ReplicaSettings> = if file.matrix.replica.is_empty() {
+        vec![ReplicaSettings::default()]
+    } else {
+        file.matrix.replica.clone()
+    };
+    let seeds: Vec<Option<u64>> = if !file.seeds.is_empty() {
+        file.seeds.iter().copied().map(Some).collect()
+    } else {
+        (0..file.repeats.unwrap_or(1)).map(|i| Some(random_seed.wrapping_add(u64::from(i)))).collect()
+    };
+    let mut plans = Vec::new();
+    for nodes in &sizes {
+        for nemesis in &nemeses {
+            for workload in &workloads {
+                for (r, replica) in replicas.iter().enumerate() {
+                    for seed in &seeds {
+                        let label = [
+                            nodes.map(|n| format!("{n}n")),
+                            nemesis.clone().map(|n| n.replace(',', "+")),
+                            workload.map(|w| format!("{w:?}").to_lowercase()),
+                            (replicas.len() > 1).then(|| format!("r{r}")),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("-");
+                        let spec = TestSpec {
+                            name: Some(format!(
+                                "{name}-{}",
+                                if label.is_empty() { "run".into() } else { label }
+                            )),
+                            nodes: *nodes,
+                            nemesis: nemesis.clone().map(|n| vec![n]),
+                            workload: *workload,
+                            seed: *seed,
+                            replica: replica.clone(),
+                            ..TestSpec::default()
+                        };
+                        plans.push(Plan::from_spec(spec.or(file.base.clone()), random_seed, Some(path))?);
+                    }
+                }
+            }
+        }
+    }
+    Ok((name, plans))
+}
+
+/// Runs the plans in order; returns the rows and the campaign's folder.
+pub async fn run(
+    name: &str,
+    plans: &[Plan],
+    bin_dir: &Path,
+    fail_fast: bool,
+    interrupt: Arc<Notify>,
+) -> Result<(Vec<Row>, PathBuf), Error> {
+    let root = plans.first().map_or_else(|| PathBuf::from("store"), |p| p.store.clone());
+    let dir = store::create_run_dir(&root, name)?;
+    let bar = indicatif::ProgressBar::new(plans.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"),
+    );
+    let mut rows = Vec::new();
+    let mut made: Option<LocalSpec> = None;
+    for plan in plans {
+        bar.set_message(plan.name.clone());
+        if let NodesSource::Local(n) = plan.nodes
+            && made.as_ref().is_none_or(|m| m.nodes != n)
+        {
+            let spec = LocalSpec {
+                nodes: n,
+                state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+                subnet: [10, 213, 77],
+                prefix: DEFAULT_PREFIX.into(),
+            };
+            local::up(&spec, &AtomicBool::new(false))?;
+            made = Some(spec);
+        }
+        let row = match run::run(plan, bin_dir, interrupt.clone()).await {
+            Ok(outcome) => Row {
+                name: plan.name.clone(),
+                seed: plan.seed,
+                outcome: Outcome::Verdict(verdict_word(outcome.results.valid)),
+                dir: Some(outcome.dir),
+            },
+            Err(e) => Row {
+                name: plan.name.clone(),
+                seed: plan.seed,
+                outcome: Outcome::HarnessFailed(e.to_string()),
+                dir: None,
+            },
+        };
+        let stop = fail_fast && row.rank() > 0;
+        rows.push(row);
+        bar.inc(1);
+        if stop {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(spec) = made {
+        local::down(&spec.state_dir, &spec.prefix)?;
+    }
+    let html = dir.join("campaign.html");
+    std::fs::write(&html, page(name, &rows)).map_err(|e| Error::file(&html, e))?;
+    let json = dir.join("campaign.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&rows).expect("rows serialize"))
+        .map_err(|e| Error::file(&json, e))?;
+    Ok((rows, dir))
+}
+
+fn verdict_word(v: Verdict) -> String {
+    match v {
+        Verdict::Valid => "valid",
+        Verdict::Invalid => "invalid",
+        Verdict::Unknown => "unknown",
+    }
+    .into()
+}
+
+/// The console summary: a line per run, then the counts of each outcome.
+pub fn summary(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "{:<15} {:<40} seed {:<20} {}",
+            row.word(),
+            row.name,
+            row.seed,
+            match &row.outcome {
+                Outcome::HarnessFailed(why) => why.clone(),
+                Outcome::Verdict(_) => row.dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+            }
+        );
+    }
+    let count = |word: &str| rows.iter().filter(|r| r.word() == word).count();
+    let _ = write!(
+        out,
+        "{} runs: {} valid, {} invalid, {} unknown, {} harness-failed",
+        rows.len(),
+        count("valid"),
+        count("invalid"),
+        count("unknown"),
+        count("harness-failed")
+    );
+    out
+}
+
+/// The exit code of the worst outcome: 255 harness failure, 1 invalid, 2 unknown, 0 valid.
+pub fn exit_code(rows: &[Row]) -> u8 {
+    match rows.iter().map(Row::rank).max().unwrap_or(0) {
+        3 => 255,
+        2 => 1,
+        1 => 2,
+        _ => 0,
+    }
+}
+
+fn page(name: &str, rows: &[Row]) -> String {
+    let mut html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>campaign {name}</title><style>\
+         body{{font:14px system-ui,sans-serif;margin:1.5em}}td,th{{border:1px solid #ccc;padding:2px 8px}}table{{border-collapse:collapse}}\
+         .valid{{background:#c8e6c9}}.invalid{{background:#ffcdd2}}.unknown{{background:#ffe0b2}}.harness-failed{{background:#e0e0e0}}\
+         </style></head><body><h1>campaign {name}</h1><p>{}</p><table><tr><th>outcome</th><th>test</th><th>seed</th><th>report</th></tr>",
+        crate::analyze::escape(summary(rows).lines().last().unwrap_or_default())
+    );
+    for row in rows {
+        let link = match (&row.dir, &row.outcome) {
+            (Some(dir), _) => format!(
+                "<a href=\"{}\">report</a>",
+                crate::analyze::escape(&format!(
+                    "file://{}/report.html",
+                    dir.canonicalize().unwrap_or(dir.clone()).display()
+                ))
+            ),
+            (None, Outcome::HarnessFailed(why)) => crate::analyze::escape(why),
+            _ => String::new(),
+        };
+        let _ = write!(
+            html,
+            "<tr class=\"{w}\"><td>{w}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
+            crate::analyze::escape(&row.name),
+            row.seed,
+            w = row.word()
+        );
+    }
+    html.push_str("</table></body></html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nightly_campaign_expands_into_its_whole_matrix_of_valid_plans() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/nightly.yaml");
+        let (name, plans) = plans(&path, 0).unwrap();
+        assert_eq!(name, "nightly");
+        assert_eq!(plans.len(), 2 * 4 * 2 * 2 * 2, "nodes x nemesis x workload x replica x seeds");
+        assert!(plans.iter().all(|p| p.time_limit.as_secs() == 60));
+        let names: std::collections::BTreeSet<_> = plans.iter().map(|p| (p.name.clone(), p.seed)).collect();
+        assert_eq!(names.len(), plans.len(), "every run has its own name and seed");
+    }
+}

@@ -15,4 +15,5 @@ pub mod plan;
 pub mod remote;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod store;

@@ -81,6 +81,18 @@ enum Command {
         #[arg(long)]
         bin_dir: Option<PathBuf>,
     },
+    /// Browse the store over HTTP: runs newest first, each run's files and report, zips.
+    Serve {
+        /// The port to listen on.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// The store to serve.
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+    },
     /// Check a stored run again: `splitbrain analyze store/latest`.
     Analyze {
         /// The run's directory.
@@ -271,6 +283,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { files, model, format, json, time_limit } => {
             Ok(check(&files, model, format, json, time_limit))
         }
+        Command::Serve { port, bind, store } => runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind((bind, port))
+                .await
+                .with_context(|| format!("listen on {bind}:{port}"))?;
+            println!("serving {} at http://{}/", store.display(), listener.local_addr()?);
+            harness::serve::serve(store, listener).await?;
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Campaign { file, fail_fast, bin_dir } => {
             let random_seed = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -252,12 +252,21 @@ async fn a_clock_rate_fault_speeds_up_one_replica_clock_and_reset_restores_it() 
     let cluster = Cluster::up(2);
     let (group, hosts) = deployed_with(&cluster, true).await;
     let n1 = hosts.of(Process::Replica(0)).unwrap().clone();
+    // A skewed process's own time-outs jump with its clock, so it may drop a status query at the
+    // moment of a rate change; ask again, as the observer's next round would.
     let uptime = |i: u32| {
         let admin = group.config().members[i as usize].admin;
         async move {
-            let report: nodes::runtime::ReplicaReport =
-                nodes::client::status(admin, Duration::from_secs(1)).await.unwrap();
-            report.status.uptime_ms
+            for _ in 0..20 {
+                if let Ok(report) =
+                    nodes::client::status::<nodes::runtime::ReplicaReport>(admin, Duration::from_secs(1))
+                        .await
+                {
+                    return report.status.uptime_ms;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("replica {i} never answered its status query");
         }
     };
     // Rates are read from libfaketime's timestamp file at most once a second.

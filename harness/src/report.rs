@@ -43,6 +43,7 @@ pub fn report(name: &str, results: &Results, ops: &[Op]) -> String {
     anomalies(&mut page, results);
     timeline(&mut page, results, ops, span);
     latencies(&mut page, results, ops, span);
+    throughput(&mut page, results, span);
     operations(&mut page, ops);
     page.push_str("</body></html>\n");
     page
@@ -292,6 +293,52 @@ fn latencies(page: &mut String, results: &Results, ops: &[Op], span: Span) {
         page,
         "</svg><p>{shown} of {total} completions plotted (green ok, red fail, orange unknown), by invocation time.</p></section>"
     );
+}
+
+/// Completions per second (all operations, by outcome), stacked, with the fault windows.
+fn throughput(page: &mut String, results: &Results, span: Span) {
+    let series =
+        results.checkers.get("perf").and_then(|p| p["throughput"].as_object().cloned()).unwrap_or_default();
+    let seconds = series.values().filter_map(|v| v.as_array().map(Vec::len)).max().unwrap_or(0);
+    let mut totals: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for (name, counts) in &series {
+        let outcome = name.rsplit(' ').next().unwrap_or("ok");
+        let outcome = if ["ok", "fail", "info"].contains(&outcome) { outcome } else { "ok" };
+        let slot = totals.entry(outcome).or_insert_with(|| vec![0; seconds]);
+        for (i, c) in counts.as_array().into_iter().flatten().enumerate() {
+            slot[i] += c.as_u64().unwrap_or(0);
+        }
+    }
+    let peak = (0..seconds).map(|i| totals.values().map(|v| v[i]).sum::<u64>()).max().unwrap_or(0).max(1);
+    let height = 160.0;
+    let _ = write!(
+        page,
+        "<section id=\"throughput\"><h2>Throughput</h2><svg id=\"rates\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\">"
+    );
+    windows(page, results, span, height);
+    let _ = write!(page, "<text x=\"4\" y=\"14\">{peak}/s</text>");
+    for i in 0..seconds {
+        let second_ms = i as u64 * 1000;
+        if second_ms + 1000 < span.first || second_ms > span.last {
+            continue;
+        }
+        let (a, b) = (x(second_ms, span), x(second_ms + 1000, span));
+        let mut base = height - 4.0;
+        for outcome in ["ok", "fail", "info"] {
+            let n = totals.get(outcome).map_or(0, |v| v[i]);
+            if n == 0 {
+                continue;
+            }
+            let h = n as f64 / peak as f64 * (height - 24.0);
+            base -= h;
+            let _ = write!(
+                page,
+                "<rect class=\"{outcome}\" x=\"{a:.1}\" y=\"{base:.1}\" width=\"{:.1}\" height=\"{h:.1}\"><title>{n} {outcome} in second {i}</title></rect>",
+                (b - a - 0.5).max(0.5)
+            );
+        }
+    }
+    page.push_str("</svg><p>Completions per second: green ok, red fail, orange unknown.</p></section>\n");
 }
 
 fn operations(page: &mut String, ops: &[Op]) {

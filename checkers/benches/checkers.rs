@@ -50,6 +50,7 @@ fn mastership_history(n: usize) -> Vec<Op> {
                         master: Some(0),
                         applied: 0,
                         election_messages: 4,
+                        started_unix_ms: 0,
                     }),
                 )
             })

@@ -32,6 +32,9 @@ pub struct NodeView {
     /// `DeclareMaster` plus `RevokeMaster` messages it sent since it started.
     #[serde(default)]
     pub election_messages: u64,
+    /// When its process started, ms since the Unix epoch (to find its log lines by time).
+    #[serde(default)]
+    pub started_unix_ms: u64,
 }
 
 /// One observer round: the value of an `observe` event.
@@ -127,6 +130,8 @@ pub struct MastershipResult {
     pub master: Option<String>,
     /// When invalid: the nodes that still said Master at the end of the window.
     pub persisted_masters: Vec<String>,
+    /// When invalid: the first round of the window that broke the property (ms since start).
+    pub violation_ms: Option<u64>,
     /// Milliseconds from the start of the final phase to the convergence that lasted.
     pub convergence_ms: Option<u64>,
     /// Rounds in the stability window.
@@ -167,6 +172,7 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         summary: String::new(),
         master: None,
         persisted_masters: Vec::new(),
+        violation_ms: None,
         convergence_ms: None,
         window_rounds: 0,
         split_brain_windows: windows(&rounds, |n| n >= 2),
@@ -202,6 +208,7 @@ pub fn check(ops: &[Op]) -> MastershipResult {
             Ok(m) if kept.as_ref().is_none_or(|k| *k == m) => kept = Some(m),
             Ok(m) => {
                 result.valid = Verdict::Invalid;
+                result.violation_ms = Some(ms(*time));
                 result.summary = format!(
                     "mastership changed from {} to {m} at {} ms, inside the stability window",
                     kept.unwrap_or_default(),
@@ -212,6 +219,7 @@ pub fn check(ops: &[Op]) -> MastershipResult {
             }
             Err(why) => {
                 result.valid = Verdict::Invalid;
+                result.violation_ms = Some(ms(*time));
                 result.persisted_masters = last.masters();
                 result.summary = format!(
                     "no single master at {} ms in the stability window: {why}; masters at its end: [{}]",
@@ -323,7 +331,14 @@ mod tests {
     use super::*;
 
     fn view(id: u32, role: &str, master: u32) -> Option<NodeView> {
-        Some(NodeView { id, role: role.into(), master: Some(master), applied: 0, election_messages: 0 })
+        Some(NodeView {
+            id,
+            role: role.into(),
+            master: Some(master),
+            applied: 0,
+            election_messages: 0,
+            started_unix_ms: 0,
+        })
     }
 
     fn observe(time_ms: u64, nodes: [Option<NodeView>; 3], registrations: &[u32]) -> Op {

@@ -51,7 +51,7 @@ pub fn analyze_dir(dir: &Path) -> Result<Results, Error> {
     std::fs::write(&junit_path, crate::junit::junit(&name, &results))
         .map_err(|e| Error::file(&junit_path, e))?;
     let report_path = dir.join("report.html");
-    let page = crate::report::report(&name, &results, &loaded.ops);
+    let page = crate::report::report(&name, &results, &loaded.ops, dir);
     std::fs::write(&report_path, page).map_err(|e| Error::file(&report_path, e))?;
     Ok(results)
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use checkers::history::{Op, OpType, Process};
 use checkers::mastership::Round;
@@ -18,8 +19,8 @@ pub const MAX_OPS_LISTED: usize = 500;
 /// Latency points plotted at most.
 const MAX_POINTS: usize = 5000;
 
-/// The page for the run of test `name`.
-pub fn report(name: &str, results: &Results, ops: &[Op]) -> String {
+/// The page for the run of test `name`, stored in `dir` (where the node logs are).
+pub fn report(name: &str, results: &Results, ops: &[Op], dir: &Path) -> String {
     let first = ops.iter().map(|o| o.time / 1_000_000).min().unwrap_or(0);
     let last = ops.iter().map(|o| o.time / 1_000_000).max().unwrap_or(0);
     let span = Span { first, last: last.max(first + 1) };
@@ -40,7 +41,7 @@ pub fn report(name: &str, results: &Results, ops: &[Op]) -> String {
         escape(name)
     );
     checkers_table(&mut page, results);
-    anomalies(&mut page, results);
+    anomalies(&mut page, results, ops, dir);
     timeline(&mut page, results, ops, span);
     latencies(&mut page, results, ops, span);
     throughput(&mut page, results, span);
@@ -78,7 +79,7 @@ fn checkers_table(page: &mut String, results: &Results) {
     page.push_str("</table></section>\n");
 }
 
-fn anomalies(page: &mut String, results: &Results) {
+fn anomalies(page: &mut String, results: &Results, ops: &[Op], dir: &Path) {
     let mut items = Vec::new();
     if let Some(m) = results.checkers.get("mastership") {
         if m["valid"] == false {
@@ -88,10 +89,19 @@ fn anomalies(page: &mut String, results: &Results) {
                 .flatten()
                 .filter_map(|v| v.as_str().map(String::from))
                 .collect();
-            let logs: Vec<String> =
-                masters.iter().map(|n| format!("<a href=\"{n}/replica.log\">{n}/replica.log</a>")).collect();
+            let at_ms = m["violation_ms"].as_u64();
+            let logs: Vec<String> = masters
+                .iter()
+                .map(|n| match at_ms.and_then(|t| log_line(dir, n, t, ops)) {
+                    Some((stamp, link)) => format!("<a href=\"{link}\">{n}/replica.log at {stamp}</a>"),
+                    None => format!("<a href=\"{n}/replica.log\">{n}/replica.log</a>"),
+                })
+                .collect();
+            let history = at_ms.and_then(|t| history_line(ops, t)).map_or(String::new(), |(line, link)| {
+                format!(" <a href=\"{link}\">History line {line}</a>.")
+            });
             items.push(format!(
-                "{} Logs: {}.",
+                "{}{history} Logs around it: {}.",
                 escape(m["summary"].as_str().unwrap_or_default()),
                 logs.join(", ")
             ));
@@ -148,6 +158,46 @@ fn anomalies(page: &mut String, results: &Results) {
         page.push_str("</ul>");
     }
     page.push_str(" <p>Details: <a href=\"results.json\">results.json</a>, <a href=\"history.jsonl\">history.jsonl</a>.</p></section>\n");
+}
+
+/// The history line of the observer round at `at_ms`, and a link that highlights it.
+fn history_line(ops: &[Op], at_ms: u64) -> Option<(u64, String)> {
+    let op = ops
+        .iter()
+        .find(|o| o.process == Process::observer() && o.f == "observe" && o.time / 1_000_000 == at_ms)?;
+    Some((op.index + 1, format!("history.jsonl#:~:text={}", fragment(&format!("\"index\":{},", op.index)))))
+}
+
+/// The line of `node`'s log written at or just before `at_ms` (its lines are stamped with the
+/// process's uptime), and a link that highlights it.
+fn log_line(dir: &Path, node: &str, at_ms: u64, ops: &[Op]) -> Option<(String, String)> {
+    let start =
+        ops.iter().find(|o| o.process == Process::harness() && o.f == "history-start")?.value["unix_ms"]
+            .as_u64()?;
+    let started = ops
+        .iter()
+        .filter(|o| o.process == Process::observer() && o.f == "observe" && o.time / 1_000_000 <= at_ms)
+        .filter_map(|o| o.value["nodes"][node]["started_unix_ms"].as_u64())
+        .rfind(|&t| t > 0)?;
+    let uptime = (start + at_ms).checked_sub(started)? as f64 / 1000.0;
+    let log = std::fs::read_to_string(dir.join(node).join("replica.log")).ok()?;
+    let stamp = log
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .rfind(|s| s.strip_suffix('s').and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v <= uptime))?
+        .to_string();
+    let link = format!("{node}/replica.log#:~:text={}", fragment(&stamp));
+    Some((stamp, link))
+}
+
+/// `text` encoded for a URL text fragment.
+fn fragment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 fn join(v: &serde_json::Value) -> String {

@@ -105,6 +105,10 @@ pub async fn run(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Result<
             let history =
                 HistoryWriter::create(&dir.join("history.jsonl")).map_err(|e| Error::file(&dir, e))?;
             let recorder = Recorder { writer: Mutex::new(history), start: Instant::now() };
+            let unix_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            recorder.harness("history-start", serde_json::json!({ "unix_ms": unix_ms }))?;
             let exercised = exercise(plan, bin_dir, &group, &hosts, &recorder, &log, interrupt).await;
             let cleaned = clean_up(&group, &dir, &recorder, &log).await;
             exercised.and(cleaned)
@@ -408,6 +412,7 @@ async fn observe(
                             .iter()
                             .map(|k| r.status.sent.get(*k).copied().unwrap_or(0))
                             .sum(),
+                        started_unix_ms: r.process.started_unix_ms,
                     });
                     (name.clone(), view)
                 })

@@ -14,6 +14,7 @@ struct Run {
     code: Option<i32>,
     output: String,
     results: serde_json::Value,
+    report: String,
     dir: PathBuf,
 }
 
@@ -31,7 +32,8 @@ fn splitbrain(args: &[&str], store: &Path) -> Run {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(serde_json::Value::Null);
-    Run { code: out.status.code(), output, results, dir }
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap_or_default();
+    Run { code: out.status.code(), output, results, report, dir }
 }
 
 fn store(name: &str) -> PathBuf {
@@ -142,6 +144,14 @@ fn no_self_monitoring_is_caught_and_the_persisting_masters_are_named() {
     assert_eq!(m["valid"], false);
     assert_eq!(m["persisted_masters"].as_array().map(Vec::len), Some(2), "{m}");
     assert!(run.output.contains("masters at its end"), "{}", run.output);
+    assert!(
+        run.report.contains("History line") && run.report.contains("history.jsonl#:~:text="),
+        "the report links the history line"
+    );
+    assert!(
+        run.report.contains("/replica.log#:~:text="),
+        "the report links the masters' log lines around the violation"
+    );
 }
 
 #[test]

@@ -23,6 +23,7 @@ fn fixture(split_brain: bool) -> tempfile::TempDir {
                     master: Some(if master { i } else { masters[0] }),
                     applied: 10,
                     election_messages: 2,
+                    started_unix_ms: 0,
                 };
                 (format!("n{}", i + 1), Some(view))
             })

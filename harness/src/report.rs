@@ -138,8 +138,10 @@ fn anomalies(page: &mut String, results: &Results, ops: &[Op], dir: &Path) {
                 .flatten()
                 .map(|f| format!("{} at {} ms", f["f"].as_str().unwrap_or("?"), f["at_ms"]))
                 .collect();
+            let history =
+                format!("history.jsonl#:~:text={}", fragment(&format!("\"value\":{},", lost["element"])));
             items.push(format!(
-                "Element {} acknowledged by {} at {} ms is missing from the final read (faults nearby: {}).",
+                "Element <a href=\"{history}\">{}</a> acknowledged by {} at {} ms is missing from the final read (faults nearby: {}).",
                 lost["element"],
                 lost["node"].as_str().unwrap_or("?"),
                 lost["written_ms"][1],

@@ -18,6 +18,8 @@ const LANE: f64 = 26.0;
 pub const MAX_OPS_LISTED: usize = 500;
 /// Latency points plotted at most.
 const MAX_POINTS: usize = 5000;
+/// Client operations drawn on the operation timeline at most.
+pub const MAX_OPS_DRAWN: usize = 2000;
 
 /// The page for the run of test `name`, stored in `dir` (where the node logs are).
 pub fn report(name: &str, results: &Results, ops: &[Op], dir: &Path) -> String {
@@ -45,6 +47,7 @@ pub fn report(name: &str, results: &Results, ops: &[Op], dir: &Path) -> String {
     timeline(&mut page, results, ops, span);
     latencies(&mut page, results, ops, span);
     throughput(&mut page, results, span);
+    ops_timeline(&mut page, results, ops, span);
     operations(&mut page, ops);
     page.push_str("</body></html>\n");
     page
@@ -391,6 +394,81 @@ fn throughput(page: &mut String, results: &Results, span: Span) {
         }
     }
     page.push_str("</svg><p>Completions per second: green ok, red fail, orange unknown.</p></section>\n");
+}
+
+/// One row per client process, each operation a bar from its invocation to its completion,
+/// coloured by outcome (an operation that never completed runs to the end).
+fn ops_timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
+    let mut open: BTreeMap<u64, &Op> = BTreeMap::new();
+    let mut bars: Vec<(u64, u64, u64, &'static str, String)> = Vec::new();
+    for op in ops {
+        let Process::Client(p) = op.process else { continue };
+        if op.kind == OpType::Invoke {
+            open.insert(p, op);
+            continue;
+        }
+        if let Some(start) = open.remove(&p) {
+            let outcome = match op.kind {
+                OpType::Ok => "ok",
+                OpType::Fail => "fail",
+                _ => "info",
+            };
+            let what = format!(
+                "process {p}: {} {} {} -> {} {}",
+                op.f,
+                op.key.as_deref().unwrap_or(""),
+                start.value,
+                op.value,
+                op.error.as_deref().unwrap_or("")
+            );
+            bars.push((p, start.time / 1_000_000, op.time / 1_000_000, outcome, what));
+        }
+    }
+    for (p, start) in open {
+        bars.push((
+            p,
+            start.time / 1_000_000,
+            span.last,
+            "info",
+            format!("process {p}: {} never completed", start.f),
+        ));
+    }
+    bars.sort_by_key(|b| b.1);
+    let total = bars.len();
+    bars.truncate(MAX_OPS_DRAWN);
+    let rows: Vec<u64> =
+        bars.iter().map(|b| b.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let row_height = 12.0;
+    let height = rows.len() as f64 * row_height + 10.0;
+    let _ = write!(
+        page,
+        "<section id=\"op-timeline\"><h2>Client operation timeline</h2><svg id=\"operations-timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\">"
+    );
+    windows(page, results, span, height);
+    for (i, p) in rows.iter().enumerate() {
+        let _ = write!(
+            page,
+            "<text x=\"4\" y=\"{:.1}\" font-size=\"10\">p{p}</text>",
+            14.0 + i as f64 * row_height
+        );
+    }
+    for (p, start, end, outcome, what) in &bars {
+        let row = rows.binary_search(p).unwrap_or(0);
+        let (a, b) = (x(*start, span), x(*end, span));
+        let _ = write!(
+            page,
+            "<rect class=\"{outcome}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{}</title></rect>",
+            6.0 + row as f64 * row_height,
+            (b - a).max(1.0),
+            row_height - 3.0,
+            escape(what)
+        );
+    }
+    page.push_str("</svg>");
+    if total > MAX_OPS_DRAWN {
+        let _ = write!(page, "<p>Showing the first {MAX_OPS_DRAWN} of {total} operations.</p>");
+    }
+    page.push_str("<p>One row per client process; bars from invocation to completion: green ok, red fail, orange unknown. Hover a bar for the operation.</p></section>\n");
 }
 
 fn operations(page: &mut String, ops: &[Op]) {

@@ -446,9 +446,10 @@ fn ops_timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
     );
     windows(page, results, span, height);
     for (i, p) in rows.iter().enumerate() {
+        let label = if *p >= u64::MAX / 4 { "final".to_string() } else { format!("p{p}") };
         let _ = write!(
             page,
-            "<text x=\"4\" y=\"{:.1}\" font-size=\"10\">p{p}</text>",
+            "<text x=\"4\" y=\"{:.1}\" font-size=\"10\">{label}</text>",
             14.0 + i as f64 * row_height
         );
     }

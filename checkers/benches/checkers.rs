@@ -27,16 +27,10 @@ fn peak_rss_mb() -> f64 {
 /// showing one stable master, with the stability window at the end.
 fn mastership_history(n: usize) -> Vec<Op> {
     let mut ops = Vec::with_capacity(n);
-    let mk = |time: u64, process: Process, kind: OpType, f: &str, value: serde_json::Value| Op {
-        index: 0,
-        time,
-        process,
-        kind,
-        f: f.to_string(),
-        key: Some("r0".into()),
-        value,
-        error: None,
-        node: None,
+    let mk = |time: u64, process: Process, kind: OpType, f: &str, value: serde_json::Value| {
+        let mut op = Op::new(time, process, kind, f).with_value(value);
+        op.key = Some("r0".into());
+        op
     };
     let round = serde_json::to_value(Round {
         nodes: (0..5u32)

@@ -106,6 +106,35 @@ impl Op {
     }
 }
 
+impl OpType {
+    /// `ok`, `fail` or `info` for a completion (`invoke` for an invocation).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpType::Invoke => "invoke",
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            OpType::Info => "info",
+        }
+    }
+}
+
+/// Every client invocation with its process and its completion (`None` when it never
+/// completed), in the order of the invocations.
+pub fn client_pairs(ops: &[Op]) -> Vec<(u64, &Op, Option<&Op>)> {
+    let mut pairs: Vec<(u64, &Op, Option<&Op>)> = Vec::new();
+    let mut open: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for op in ops {
+        let Process::Client(p) = op.process else { continue };
+        if op.kind == OpType::Invoke {
+            open.insert(p, pairs.len());
+            pairs.push((p, op, None));
+        } else if let Some(at) = open.remove(&p) {
+            pairs[at].2 = Some(op);
+        }
+    }
+    pairs
+}
+
 /// Problems reading or writing a history.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {

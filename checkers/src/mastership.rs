@@ -348,17 +348,7 @@ mod tests {
     }
 
     fn event(time_ms: u64, process: Process, f: &str, value: serde_json::Value) -> Op {
-        Op {
-            index: 0,
-            time: time_ms * 1_000_000,
-            process,
-            kind: OpType::Info,
-            f: f.into(),
-            key: None,
-            value,
-            error: None,
-            node: None,
-        }
+        Op::new(time_ms * 1_000_000, process, OpType::Info, f).with_value(value)
     }
 
     fn healthy(t: u64, m: u32) -> Op {

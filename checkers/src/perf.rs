@@ -1,11 +1,11 @@
 //! Performance as data the report can plot: latency quantiles and throughput per second, per
 //! operation and outcome, with the fault windows. Informational: always valid.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{Op, OpType, Process};
+use crate::history::{Op, OpType, Process, client_pairs};
 use crate::verdict::Verdict;
 
 /// Latency quantiles in milliseconds.
@@ -49,26 +49,15 @@ pub struct PerfResult {
 
 /// Measures the history.
 pub fn check(ops: &[Op]) -> PerfResult {
-    let mut started: HashMap<u64, u64> = HashMap::new();
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut throughput: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let end = ops.iter().map(|o| o.time).max().unwrap_or(0);
-    for op in ops {
-        let Process::Client(p) = op.process else { continue };
-        if op.kind == OpType::Invoke {
-            started.insert(p, op.time);
-            continue;
-        }
-        let Some(start) = started.remove(&p) else { continue };
-        let outcome = match op.kind {
-            OpType::Ok => "ok",
-            OpType::Fail => "fail",
-            _ => "info",
-        };
-        let series = format!("{} {outcome}", op.f);
-        samples.entry(series.clone()).or_default().push((op.time - start) as f64 / 1e6);
+    for (_, invoke, done) in client_pairs(ops) {
+        let Some(done) = done else { continue };
+        let series = format!("{} {}", done.f, done.kind.name());
+        samples.entry(series.clone()).or_default().push((done.time - invoke.time) as f64 / 1e6);
         let buckets = throughput.entry(series).or_insert_with(|| vec![0; (end / 1_000_000_000) as usize + 1]);
-        buckets[(op.time / 1_000_000_000) as usize] += 1;
+        buckets[(done.time / 1_000_000_000) as usize] += 1;
     }
     let latency = samples
         .into_iter()
@@ -126,17 +115,7 @@ mod tests {
     use super::*;
 
     fn op(ms: u64, process: Process, kind: OpType, f: &str) -> Op {
-        Op {
-            index: 0,
-            time: ms * 1_000_000,
-            process,
-            kind,
-            f: f.into(),
-            key: None,
-            value: serde_json::Value::Null,
-            error: None,
-            node: None,
-        }
+        Op::new(ms * 1_000_000, process, kind, f)
     }
 
     #[test]

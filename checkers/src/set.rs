@@ -141,17 +141,10 @@ mod tests {
     use super::*;
 
     fn op(time_ms: u64, process: Process, kind: OpType, f: &str, value: serde_json::Value) -> Op {
-        Op {
-            index: 0,
-            time: time_ms * 1_000_000,
-            process,
-            kind,
-            f: f.into(),
-            key: Some("set".into()),
-            value,
-            error: None,
-            node: Some("n1".into()),
-        }
+        let mut op = Op::new(time_ms * 1_000_000, process, kind, f).with_value(value);
+        op.key = Some("set".into());
+        op.node = Some("n1".into());
+        op
     }
 
     fn append(p: u64, t: u64, v: i64, outcome: OpType) -> [Op; 2] {

@@ -58,17 +58,7 @@ mod tests {
     use crate::history::Process;
 
     fn op(kind: OpType, f: &str) -> Op {
-        Op {
-            index: 0,
-            time: 0,
-            process: Process::Client(1),
-            kind,
-            f: f.into(),
-            key: None,
-            value: serde_json::Value::Null,
-            error: None,
-            node: None,
-        }
+        Op::new(0, Process::Client(1), kind, f)
     }
 
     #[test]

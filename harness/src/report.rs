@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use checkers::history::{Op, OpType, Process};
+use checkers::history::{Op, OpType, Process, client_pairs};
 use checkers::mastership::Round;
 use checkers::verdict::{Results, Verdict};
 
@@ -305,21 +305,12 @@ fn timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
 }
 
 fn latencies(page: &mut String, results: &Results, ops: &[Op], span: Span) {
-    let mut open: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut points = Vec::new();
-    for op in ops {
-        let Process::Client(p) = op.process else { continue };
-        match op.kind {
-            OpType::Invoke => {
-                open.insert(p, op.time);
-            }
-            kind => {
-                if let Some(start) = open.remove(&p) {
-                    points.push((start / 1_000_000, (op.time - start) as f64 / 1e6, kind));
-                }
-            }
-        }
-    }
+    let points: Vec<(u64, f64, OpType)> = client_pairs(ops)
+        .into_iter()
+        .filter_map(|(_, invoke, done)| {
+            done.map(|d| (invoke.time / 1_000_000, (d.time - invoke.time) as f64 / 1e6, d.kind))
+        })
+        .collect();
     let total = points.len();
     let step = total.div_ceil(MAX_POINTS).max(1);
     let max = points.iter().map(|p| p.1).fold(1.0f64, f64::max);
@@ -335,11 +326,7 @@ fn latencies(page: &mut String, results: &Results, ops: &[Op], span: Span) {
         height - 4.0
     );
     for (t, ms, kind) in points.iter().step_by(step) {
-        let class = match kind {
-            OpType::Ok => "ok",
-            OpType::Fail => "fail",
-            _ => "info",
-        };
+        let class = kind.name();
         let y = height - 10.0 - (ms / max) * (height - 20.0);
         let _ = write!(page, "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{y:.1}\" r=\"1.6\"/>", x(*t, span));
     }
@@ -399,40 +386,29 @@ fn throughput(page: &mut String, results: &Results, span: Span) {
 /// One row per client process, each operation a bar from its invocation to its completion,
 /// coloured by outcome (an operation that never completed runs to the end).
 fn ops_timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
-    let mut open: BTreeMap<u64, &Op> = BTreeMap::new();
-    let mut bars: Vec<(u64, u64, u64, &'static str, String)> = Vec::new();
-    for op in ops {
-        let Process::Client(p) = op.process else { continue };
-        if op.kind == OpType::Invoke {
-            open.insert(p, op);
-            continue;
-        }
-        if let Some(start) = open.remove(&p) {
-            let outcome = match op.kind {
-                OpType::Ok => "ok",
-                OpType::Fail => "fail",
-                _ => "info",
-            };
-            let what = format!(
-                "process {p}: {} {} {} -> {} {}",
-                op.f,
-                op.key.as_deref().unwrap_or(""),
-                start.value,
-                op.value,
-                op.error.as_deref().unwrap_or("")
-            );
-            bars.push((p, start.time / 1_000_000, op.time / 1_000_000, outcome, what));
-        }
-    }
-    for (p, start) in open {
-        bars.push((
-            p,
-            start.time / 1_000_000,
-            span.last,
-            "info",
-            format!("process {p}: {} never completed", start.f),
-        ));
-    }
+    let mut bars: Vec<(u64, u64, u64, &'static str, String)> = client_pairs(ops)
+        .into_iter()
+        .map(|(p, invoke, done)| match done {
+            Some(d) => {
+                let what = format!(
+                    "process {p}: {} {} {} -> {} {}",
+                    d.f,
+                    d.key.as_deref().unwrap_or(""),
+                    invoke.value,
+                    d.value,
+                    d.error.as_deref().unwrap_or("")
+                );
+                (p, invoke.time / 1_000_000, d.time / 1_000_000, d.kind.name(), what)
+            }
+            None => (
+                p,
+                invoke.time / 1_000_000,
+                span.last,
+                "info",
+                format!("process {p}: {} never completed", invoke.f),
+            ),
+        })
+        .collect();
     bars.sort_by_key(|b| b.1);
     let total = bars.len();
     bars.truncate(MAX_OPS_DRAWN);

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::ReplicaId;
 use super::bugs::{Bug, Bugs};
-use super::kv::{Kv, Op, Snapshot, Value};
-use super::message::{Message, NsReply, NsRequest, OpOutput, PeerMsg, Registration, ReplyError};
+use super::kv::{Epoch, Kv, Op, Snapshot, Value};
+use super::message::{Message, NsReply, NsRequest, OpOutput, PeerMsg, Refusal, Registration, ReplyError};
 use super::nameserver::{KeepRule, NameServer, NsDest, NsParams};
 use super::params::{AckMode, Params, RecoveryMode};
 use super::replica::{Action, Dest, Replica, Role};
@@ -113,7 +113,7 @@ fn s004_fig5_act540_reply_in_time_means_the_master_is_functional() {
     let t = ms(10) + p.detect_interval;
     r.handle_timeout(t);
     let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!() };
-    r.handle_peer(t + ms(2), 0, PeerMsg::InquiryReply { nonce });
+    r.handle_peer(t + ms(2), 0, PeerMsg::InquiryReply { nonce, epoch: Epoch::default() });
     r.handle_timeout(t + p.inquiry_timeout + ms(1));
     assert_eq!(r.role(), Role::Backup);
 }
@@ -332,7 +332,7 @@ fn bug_no_self_monitoring_never_runs_the_detector() {
 fn snapshot_with(key: &str, value: i64, applied: u64) -> Snapshot {
     let mut kv = Kv::default();
     kv.apply(&Op::Write { key: key.into(), value: Value::Int(value) }).unwrap();
-    Snapshot { applied, kv }
+    Snapshot { applied, kv, ..Snapshot::default() }
 }
 
 #[test]
@@ -508,9 +508,9 @@ fn ack_all_waits_for_every_reachable_backup() {
     r.handle_request(ms(500), 7, 1, write("x", 1));
     r.handle_request(ms(501), 7, 2, write("y", 2));
     drain(&mut r);
-    r.handle_peer(ms(502), 1, PeerMsg::ApplyAck { seq: 2 });
+    r.handle_peer(ms(502), 1, PeerMsg::ApplyAck { epoch: Epoch::default(), seq: 2 });
     assert!(responses(&drain(&mut r)).is_empty(), "backup 2 has not acknowledged yet");
-    r.handle_peer(ms(503), 2, PeerMsg::ApplyAck { seq: 1 });
+    r.handle_peer(ms(503), 2, PeerMsg::ApplyAck { epoch: Epoch::default(), seq: 1 });
     assert_eq!(responses(&drain(&mut r)), vec![Ok(OpOutput::Done)]);
     r.handle_timeout(ms(501) + p.ack_timeout);
     assert_eq!(responses(&drain(&mut r)), vec![Err(ReplyError::Unacknowledged { missing: vec![2] })]);
@@ -519,11 +519,194 @@ fn ack_all_waits_for_every_reachable_backup() {
 #[test]
 fn a_backup_applies_in_order_and_downloads_on_a_gap() {
     let mut r = backup_of(2, 0, Params::default());
-    r.handle_peer(ms(20), 0, PeerMsg::Apply { seq: 1, op: write("x", 1) });
-    assert!(peer_msgs(&drain(&mut r)).contains(&(0, PeerMsg::ApplyAck { seq: 1 })));
-    r.handle_peer(ms(21), 0, PeerMsg::Apply { seq: 3, op: write("x", 3) });
+    r.handle_peer(ms(20), 0, PeerMsg::Apply { epoch: Epoch::default(), seq: 1, op: write("x", 1) });
+    assert!(peer_msgs(&drain(&mut r)).contains(&(0, PeerMsg::ApplyAck { epoch: Epoch::default(), seq: 1 })));
+    r.handle_peer(ms(21), 0, PeerMsg::Apply { epoch: Epoch::default(), seq: 3, op: write("x", 3) });
     let nonce = state_request_nonce(&drain(&mut r));
     let snapshot = snapshot_with("x", 3, 3);
     r.handle_peer(ms(22), 0, PeerMsg::StateReply { nonce, snapshot: snapshot.clone() });
     assert_eq!(r.snapshot(), &snapshot);
+}
+
+// ---- the safe setting, ack = every-member (PROTOCOL.md, "the safe setting") ---------------
+
+fn safe() -> Params {
+    Params { ack: AckMode::EveryMember, ..Params::default() }
+}
+
+/// The (member, nonce) of every state request among `actions`.
+fn state_requests(actions: &[Action]) -> Vec<(ReplicaId, u64)> {
+    peer_msgs(actions)
+        .into_iter()
+        .filter_map(|(to, msg)| match msg {
+            PeerMsg::StateRequest { nonce } => Some((to, nonce)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Master 0 of the safe setting that gathered an empty state from every member (at 200 ms).
+fn ready_master() -> Replica {
+    let mut r = Replica::new(0, safe(), Bugs::default());
+    r.start(ms(0));
+    let nonce = lookup_nonce(&drain(&mut r));
+    r.handle_ns(ms(1), NsReply::LookupReply { nonce, registrations: vec![] });
+    r.handle_timeout(ms(1) + safe().election_delay(0));
+    let asked = state_requests(&drain(&mut r));
+    assert_eq!(asked.iter().map(|(m, _)| *m).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    for (m, nonce) in asked {
+        r.handle_peer(ms(200), m, PeerMsg::StateReply { nonce, snapshot: Snapshot::default() });
+    }
+    drain(&mut r);
+    r
+}
+
+/// Every other member of a five-server group inquires master `r` at `at`.
+fn all_inquire(r: &mut Replica, at: Duration) {
+    for m in 1..5 {
+        r.handle_peer(at, m, PeerMsg::Inquiry { nonce: 1 });
+    }
+    drain(r);
+}
+
+#[test]
+fn safe_a_new_master_serves_nothing_until_every_member_sent_its_state() {
+    let mut r = Replica::new(0, safe(), Bugs::default());
+    r.start(ms(0));
+    let nonce = lookup_nonce(&drain(&mut r));
+    r.handle_ns(ms(1), NsReply::LookupReply { nonce, registrations: vec![] });
+    r.handle_timeout(ms(1) + safe().election_delay(0));
+    let asked = state_requests(&drain(&mut r));
+    assert_eq!(asked.len(), 4, "every other member is asked for its state");
+    r.handle_request(ms(160), 7, 1, Op::Read { key: "x".into() });
+    let refused = Err(ReplyError::Refused { why: Refusal::Gathering { missing: vec![1, 2, 3, 4] } });
+    assert_eq!(responses(&drain(&mut r)), vec![refused]);
+    // Member 2 holds the most recent state: a later epoch, though fewer requests than member 3.
+    let mut newest = snapshot_with("x", 7, 5);
+    newest.epoch = Epoch { counter: 3, master: 1 };
+    let mut longer = snapshot_with("x", 9, 50);
+    longer.epoch = Epoch { counter: 2, master: 4 };
+    for (m, nonce) in &asked[..3] {
+        let snapshot = match m {
+            2 => newest.clone(),
+            3 => longer.clone(),
+            _ => Snapshot::default(),
+        };
+        r.handle_peer(ms(170), *m, PeerMsg::StateReply { nonce: *nonce, snapshot });
+    }
+    r.handle_request(ms(171), 7, 2, Op::Read { key: "x".into() });
+    let refused = Err(ReplyError::Refused { why: Refusal::Gathering { missing: vec![4] } });
+    assert_eq!(responses(&drain(&mut r)), vec![refused], "one member is still missing");
+    // The time-out asks only the member that has not answered, and a late reply still counts.
+    r.handle_timeout(ms(1) + safe().election_delay(0) + safe().inquiry_timeout);
+    let again = state_requests(&drain(&mut r));
+    assert_eq!(again.iter().map(|(m, _)| *m).collect::<Vec<_>>(), vec![4]);
+    r.handle_peer(ms(260), 4, PeerMsg::StateReply { nonce: asked[3].1, snapshot: Snapshot::default() });
+    assert_eq!(r.snapshot().kv, newest.kv, "the most recent state is adopted");
+    assert_eq!(r.snapshot().applied, 5);
+    assert_eq!(r.snapshot().epoch, Epoch { counter: 4, master: 0 }, "a new epoch above every one seen");
+}
+
+#[test]
+fn safe_an_update_is_refused_with_no_effect_unless_every_member_is_reachable() {
+    let mut r = ready_master();
+    for m in [1, 2, 3] {
+        r.handle_peer(ms(400), m, PeerMsg::Inquiry { nonce: 1 });
+    }
+    drain(&mut r);
+    r.handle_request(ms(401), 7, 1, write("x", 1));
+    let actions = drain(&mut r);
+    let refused = Err(ReplyError::Refused { why: Refusal::Unreachable { missing: vec![4] } });
+    assert_eq!(responses(&actions), vec![refused]);
+    assert!(!peer_msgs(&actions).iter().any(|(_, m)| matches!(m, PeerMsg::Apply { .. })));
+    assert_eq!((r.snapshot().applied, r.snapshot().kv.get("x")), (0, None), "nothing applied");
+}
+
+#[test]
+fn safe_an_update_is_answered_only_after_every_member_acknowledged_it() {
+    let mut r = ready_master();
+    let epoch = r.snapshot().epoch;
+    all_inquire(&mut r, ms(400));
+    r.handle_request(ms(401), 7, 1, write("x", 1));
+    let actions = drain(&mut r);
+    assert!(responses(&actions).is_empty());
+    let applies = peer_msgs(&actions).into_iter().filter(|(_, m)| *m == PeerMsg::Apply { epoch, seq: 1, op: write("x", 1) });
+    assert_eq!(applies.count(), 4, "forwarded under the master's epoch");
+    for m in [1, 2, 3] {
+        r.handle_peer(ms(402), m, PeerMsg::ApplyAck { epoch, seq: 1 });
+    }
+    r.handle_peer(ms(402), 4, PeerMsg::ApplyAck { epoch: Epoch::default(), seq: 1 });
+    assert!(responses(&drain(&mut r)).is_empty(), "an acknowledgement of another epoch does not count");
+    r.handle_peer(ms(403), 4, PeerMsg::ApplyAck { epoch, seq: 1 });
+    assert_eq!(responses(&drain(&mut r)), vec![Ok(OpOutput::Done)]);
+}
+
+#[test]
+fn safe_an_update_not_acknowledged_by_every_member_in_time_is_indeterminate() {
+    let mut r = ready_master();
+    let epoch = r.snapshot().epoch;
+    all_inquire(&mut r, ms(400));
+    r.handle_request(ms(401), 7, 1, write("x", 1));
+    for m in [1, 2, 4] {
+        r.handle_peer(ms(402), m, PeerMsg::ApplyAck { epoch, seq: 1 });
+    }
+    drain(&mut r);
+    r.handle_timeout(ms(401) + safe().ack_timeout);
+    let result = responses(&drain(&mut r));
+    assert_eq!(result, vec![Err(ReplyError::Unacknowledged { missing: vec![3] })]);
+    assert!(!result[0].as_ref().unwrap_err().is_definite());
+}
+
+#[test]
+fn safe_a_read_is_answered_only_once_every_member_holds_all_the_master_applied() {
+    let mut r = ready_master();
+    let epoch = r.snapshot().epoch;
+    r.handle_request(ms(300), 7, 1, Op::Read { key: "x".into() });
+    assert_eq!(responses(&drain(&mut r)), vec![Ok(OpOutput::Value(None))], "nothing applied, nothing pending");
+    all_inquire(&mut r, ms(400));
+    r.handle_request(ms(401), 7, 2, write("x", 1));
+    for m in [1, 2, 3] {
+        r.handle_peer(ms(402), m, PeerMsg::ApplyAck { epoch, seq: 1 });
+    }
+    drain(&mut r);
+    r.handle_request(ms(403), 7, 3, Op::Read { key: "x".into() });
+    let refused = Err(ReplyError::Refused { why: Refusal::Uncommitted { missing: vec![4] } });
+    assert_eq!(responses(&drain(&mut r)), vec![refused.clone()], "the write is not committed yet");
+    // A compare-and-set that finds another value reveals the state too.
+    r.handle_request(ms(403), 7, 4, Op::Cas { key: "x".into(), old: Value::Int(5), new: Value::Int(6) });
+    assert_eq!(responses(&drain(&mut r)), vec![refused]);
+    r.handle_peer(ms(404), 4, PeerMsg::ApplyAck { epoch, seq: 1 });
+    drain(&mut r);
+    r.handle_request(ms(405), 7, 5, Op::Read { key: "x".into() });
+    assert_eq!(responses(&drain(&mut r)), vec![Ok(OpOutput::Value(Some(Value::Int(1))))]);
+}
+
+#[test]
+fn safe_a_backup_applies_only_its_masters_epoch_and_acknowledges_what_it_downloads() {
+    let mut r = backup_of(2, 0, safe());
+    let theirs = Epoch { counter: 1, master: 0 };
+    r.handle_peer(ms(20), 0, PeerMsg::Apply { epoch: theirs, seq: 1, op: write("x", 1) });
+    let actions = drain(&mut r);
+    let nonce = state_request_nonce(&actions);
+    assert!(!peer_msgs(&actions).iter().any(|(_, m)| matches!(m, PeerMsg::ApplyAck { .. })), "not applied");
+    assert_eq!(r.snapshot().kv.get("x"), None);
+    let mut snapshot = snapshot_with("x", 1, 1);
+    snapshot.epoch = theirs;
+    r.handle_peer(ms(22), 0, PeerMsg::StateReply { nonce, snapshot });
+    assert!(peer_msgs(&drain(&mut r)).contains(&(0, PeerMsg::ApplyAck { epoch: theirs, seq: 1 })));
+    // An inquiry reply that names another epoch makes the backup download again.
+    r.handle_timeout(ms(10) + safe().detect_interval);
+    let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!("an inquiry") };
+    let newer = Epoch { counter: 2, master: 0 };
+    r.handle_peer(ms(112), 0, PeerMsg::InquiryReply { nonce, epoch: newer });
+    assert_eq!(state_requests(&drain(&mut r)).len(), 1);
+}
+
+#[test]
+fn safe_a_master_acknowledges_nothing_so_a_rival_master_cannot_commit() {
+    let mut r = ready_master();
+    r.handle_peer(ms(300), 1, PeerMsg::Apply { epoch: Epoch { counter: 9, master: 1 }, seq: 1, op: write("x", 1) });
+    let actions = drain(&mut r);
+    assert!(!peer_msgs(&actions).iter().any(|(_, m)| matches!(m, PeerMsg::ApplyAck { .. })));
+    assert_eq!(r.snapshot().kv.get("x"), None);
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::ReplicaId;
 use super::message::{OpOutput, ReplyError};
 
 /// A stored value: an integer, a string, or (after `append`) a list.
@@ -113,13 +114,34 @@ impl Kv {
     }
 }
 
+/// The mastership under which a state's requests were numbered (`ack = every-member` only; the
+/// seeds' settings keep the default): a master that starts serving takes a counter above every
+/// one it gathered, so two masters never share an epoch and a later one orders above an earlier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Epoch {
+    /// Increases with every master that starts serving.
+    pub counter: u64,
+    /// The master that started it.
+    pub master: ReplicaId,
+}
+
 /// A replica's whole application state, as downloaded in recovery and at start-up.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// The epoch whose master numbered the requests up to `applied`.
+    pub epoch: Epoch,
     /// The sequence number of the last request applied.
     pub applied: u64,
     /// The map.
     pub kv: Kv,
+}
+
+impl Snapshot {
+    /// The order in which a new master picks the state to serve from: the latest epoch first,
+    /// then the most requests applied in it.
+    pub fn recency(&self) -> (Epoch, u64) {
+        (self.epoch, self.applied)
+    }
 }
 
 #[cfg(test)]

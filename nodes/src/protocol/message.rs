@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ReplicaId;
-use super::kv::{Op, Snapshot, Value};
+use super::kv::{Epoch, Op, Snapshot, Value};
 
 /// One frame on the wire: every connection carries a stream of these.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,16 +25,17 @@ pub enum Message {
 pub enum PeerMsg {
     /// E1: a backup asks its master whether it is functional.
     Inquiry { nonce: u64 },
-    /// E1: the answer to an `Inquiry`.
-    InquiryReply { nonce: u64 },
+    /// E1: the answer to an `Inquiry`, with the answering server's epoch (a backup whose state
+    /// is of another epoch than its master's downloads the master's state).
+    InquiryReply { nonce: u64, epoch: Epoch },
     /// E2/E3: server `idx` declares itself master.
     DeclareMaster { idx: ReplicaId },
     /// E3: replace the mastership of `reject` with that of `idx`.
     RevokeMaster { reject: ReplicaId, idx: ReplicaId },
-    /// Replication: the master's request number `seq` is `op`.
-    Apply { seq: u64, op: Op },
-    /// Replication: the backup has applied everything up to `seq`.
-    ApplyAck { seq: u64 },
+    /// Replication: the master's request number `seq` of `epoch` is `op`.
+    Apply { epoch: Epoch, seq: u64, op: Op },
+    /// Replication: the backup holds everything of `epoch` up to `seq`.
+    ApplyAck { epoch: Epoch, seq: u64 },
     /// M3 / start-up / gap: send me your state.
     StateRequest { nonce: u64 },
     /// The answer to a `StateRequest`.
@@ -92,6 +93,24 @@ pub enum ReplyError {
     /// within `ack_timeout`; it may survive or be lost.
     #[error("applied on the master but not acknowledged by backups {missing:?}")]
     Unacknowledged { missing: Vec<ReplicaId> },
+    /// `ack = every-member`: the master refused the request. Nothing happened.
+    #[error("refused: {why}")]
+    Refused { why: Refusal },
+}
+
+/// Why a master of the safe setting (`ack = every-member`) refused a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    /// It has not yet gathered the state of every member since it became master.
+    #[error("still gathering the members' states (missing {missing:?})")]
+    Gathering { missing: Vec<ReplicaId> },
+    /// An update needs every member reachable; these did not inquire within the window.
+    #[error("members {missing:?} are not reachable")]
+    Unreachable { missing: Vec<ReplicaId> },
+    /// A read (or a failed compare-and-set) needs every member to hold all the master applied;
+    /// these have not acknowledged it.
+    #[error("members {missing:?} have not acknowledged everything applied")]
+    Uncommitted { missing: Vec<ReplicaId> },
 }
 
 impl ReplyError {

@@ -34,6 +34,12 @@ pub enum AckMode {
     Async,
     /// After every backup it can reach has acknowledged it, or an error after `ack_timeout`.
     All,
+    /// The safe setting, not in the seeds: a master serves only once it holds the latest state
+    /// of every member; an update is applied only while every member is reachable and answered
+    /// once every member acknowledged it; a read is answered only when every member holds all the
+    /// master applied. Anything else is refused with a definite error (see
+    /// [`crate::protocol::replica`]).
+    EveryMember,
 }
 
 /// Every tunable of a replica. All members of a group share one `Params`.
@@ -58,7 +64,8 @@ pub struct Params {
     pub recovery: RecoveryMode,
     /// Replication: when updates are acknowledged to clients.
     pub ack: AckMode,
-    /// `ack = all`: how long the master waits for backups before answering `Unacknowledged`.
+    /// `ack = all` and `every-member`: how long the master waits for backups before answering
+    /// `Unacknowledged`.
     pub ack_timeout: Duration,
     /// M4: how often a master renews its name-server registration.
     pub lease_renew: Duration,

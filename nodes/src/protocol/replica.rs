@@ -13,6 +13,35 @@
 //!   registration registers again; a non-master that finds its own stale registration ignores it.
 //! * Any server answers `Inquiry` and `StateRequest`, whatever its role.
 //! * `ack = all` waits for the backups that inquired within [`Params::reach_window`].
+//!
+//! # The safe setting, `ack = every-member`
+//! The seeds' group loses acknowledged writes and serves stale reads under partitions at any
+//! other setting (PROTOCOL.md). This one is safe by construction, at the cost of availability:
+//! * **Gather.** A server that becomes master (by any path) first asks every other member for
+//!   its state and serves nothing until all have answered. It adopts the most recent state of
+//!   all (by [`Snapshot::recency`]: epoch, then requests applied) and opens a new [`Epoch`]
+//!   above every epoch it saw.
+//! * **Update.** Applied only while every other member inquired within
+//!   [`Params::reach_window`] (else refused, [`Refusal::Unreachable`]); forwarded under the
+//!   master's epoch; answered once every member acknowledged it (`ApplyAck` of the same epoch),
+//!   or as unacknowledged (outcome unknown) after `ack_timeout`.
+//! * **Read** (and a compare-and-set that finds another value, which reveals the state):
+//!   answered only when every member acknowledged everything the master applied (else
+//!   [`Refusal::Uncommitted`]), so no uncommitted write is ever visible.
+//! * A backup applies only its own master's requests of its own epoch; a request of another
+//!   epoch, a gap, or an `InquiryReply` naming another epoch makes it download its master's
+//!   state, and after every download it acknowledges what it then holds.
+//!
+//! Why no acknowledged write is lost and no read is stale. A write is acknowledged only when
+//! every member, a deposed master included, holds it under the master's epoch; states change
+//! afterwards only by applying more, or by downloading another member's state, so every member
+//! keeps it (until a crash wipes that member, which then holds nothing and orders below every
+//! other state). A new master gathers every member's state before it serves, so it adopts one
+//! that holds every acknowledged write. Two servers that both believe they are master cannot
+//! both make progress: an update needs the acknowledgement of every member, and a master
+//! acknowledges nothing; so a master that answers a read holds exactly the committed state.
+//! Safety rests on acknowledgements, not on timers: clocks and time-outs decide only when a
+//! request is refused. Only losing every member's state at once (all crashed) loses data.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -21,9 +50,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::bugs::{Bug, Bugs};
-use super::kv::{Op, Snapshot};
-use super::message::{Message, NsReply, NsRequest, OpOutput, PeerMsg, Registration, ReplyError};
-use super::params::{Params, RecoveryMode};
+use super::kv::{Epoch, Op, Snapshot};
+use super::message::{Message, NsReply, NsRequest, OpOutput, PeerMsg, Refusal, Registration, ReplyError};
+use super::params::{AckMode, Params, RecoveryMode};
 use super::{ClientId, ReplicaId, Time};
 
 /// A replica's role [004 ¶0052].
@@ -137,6 +166,9 @@ pub struct ReplicaStatus {
     pub master: Option<ReplicaId>,
     /// The sequence number of the last request applied.
     pub applied: u64,
+    /// The epoch of the state (`ack = every-member`; the default otherwise).
+    #[serde(default)]
+    pub epoch: Epoch,
     /// Number of keys in the map.
     pub keys: usize,
     /// The name server's registrations seen at the last detector run.
@@ -178,6 +210,16 @@ struct Download {
     purpose: DownloadPurpose,
 }
 
+/// A new master's collection of every other member's state (`ack = every-member`).
+#[derive(Clone, Debug)]
+struct Gather {
+    /// The latest round of requests; a round that times out is asked again.
+    pending: Pending,
+    /// The first round's nonce: replies to any round count.
+    since: u64,
+    replies: BTreeMap<ReplicaId, Snapshot>,
+}
+
 #[derive(Clone, Debug)]
 struct UnackedUpdate {
     seq: u64,
@@ -209,6 +251,8 @@ pub struct Replica {
     renew_at: Option<Time>,
     unacked: VecDeque<UnackedUpdate>,
     last_inquiry: Vec<Option<Time>>,
+    gather: Option<Gather>,
+    acked: Vec<u64>,
     ns_seen: Option<Vec<Registration>>,
     sent: BTreeMap<&'static str, u64>,
     received: BTreeMap<&'static str, u64>,
@@ -239,6 +283,8 @@ impl Replica {
             renew_at: None,
             unacked: VecDeque::new(),
             last_inquiry: vec![None; members],
+            gather: None,
+            acked: vec![0; members],
             ns_seen: None,
             sent: BTreeMap::new(),
             received: BTreeMap::new(),
@@ -299,6 +345,7 @@ impl Replica {
             self.download.as_ref().map(|d| d.pending.deadline),
             self.renew_at,
             self.unacked.front().map(|u| u.deadline),
+            self.gather.as_ref().map(|g| g.pending.deadline),
         ]
         .into_iter()
         .flatten()
@@ -348,6 +395,9 @@ impl Replica {
             let update = self.unacked.pop_front().expect("checked above");
             self.answer_unacknowledged(update);
         }
+        if self.gather.as_ref().is_some_and(|g| g.pending.deadline <= now) {
+            self.ask_for_states(now);
+        }
     }
 
     /// Dispatches a message that arrived on connection `conn` (used only to answer requests).
@@ -369,20 +419,20 @@ impl Replica {
         match msg {
             PeerMsg::Inquiry { nonce } => {
                 self.last_inquiry[from as usize] = Some(now);
-                self.send(
-                    Dest::Replica(from),
-                    Message::Peer { from: self.id, msg: PeerMsg::InquiryReply { nonce } },
-                );
+                self.send_peer(from, PeerMsg::InquiryReply { nonce, epoch: self.state.epoch });
             }
-            PeerMsg::InquiryReply { nonce } => {
+            PeerMsg::InquiryReply { nonce, epoch } => {
                 if self.master == Some(from) && self.inquiry.is_some_and(|p| p.nonce == nonce) {
                     self.inquiry = None;
+                    if epoch != self.state.epoch && self.download.is_none() {
+                        self.start_download(now, from, DownloadPurpose::Gap);
+                    }
                 }
             }
             PeerMsg::DeclareMaster { idx } => self.on_declare_master(now, idx),
             PeerMsg::RevokeMaster { idx, .. } => self.on_revoke_master(now, idx),
-            PeerMsg::Apply { seq, op } => self.on_apply(now, from, seq, op),
-            PeerMsg::ApplyAck { seq } => self.on_apply_ack(from, seq),
+            PeerMsg::Apply { epoch, seq, op } => self.on_apply(now, from, epoch, seq, op),
+            PeerMsg::ApplyAck { epoch, seq } => self.on_apply_ack(from, epoch, seq),
             PeerMsg::StateRequest { nonce } => {
                 let snapshot = self.state.clone();
                 self.send_peer(from, PeerMsg::StateReply { nonce, snapshot });
@@ -426,6 +476,10 @@ impl Replica {
             self.respond(client, id, Err(ReplyError::NotMaster { master: self.master }));
             return;
         }
+        if self.params.ack == AckMode::EveryMember {
+            self.handle_request_safely(now, client, id, op);
+            return;
+        }
         if !op.is_update() {
             let result = self.state.kv.apply(&op);
             self.respond(client, id, result);
@@ -437,13 +491,58 @@ impl Replica {
         }
         self.state.applied += 1;
         let seq = self.state.applied;
-        if !self.bugs.has(Bug::NoForward) {
-            self.broadcast(PeerMsg::Apply { seq, op });
-        }
+        self.forward(seq, op);
         let waiting = match self.params.ack {
-            super::params::AckMode::Async => BTreeSet::new(),
-            super::params::AckMode::All => self.reachable_backups(now),
+            AckMode::Async => BTreeSet::new(),
+            AckMode::All | AckMode::EveryMember => self.reachable_backups(now),
         };
+        self.await_acks(now, client, id, seq, waiting);
+    }
+
+    /// A request under `ack = every-member` to a master (see the module docs).
+    fn handle_request_safely(&mut self, now: Time, client: ClientId, id: u64, op: Op) {
+        let refuse = |why| Err(ReplyError::Refused { why });
+        if let Some(gather) = &self.gather {
+            let missing = self.others().filter(|m| !gather.replies.contains_key(m)).collect();
+            self.respond(client, id, refuse(Refusal::Gathering { missing }));
+            return;
+        }
+        let uncommitted: Vec<_> = self.others().filter(|&m| self.acked[m as usize] < self.state.applied).collect();
+        let read_refusal = (!uncommitted.is_empty()).then_some(Refusal::Uncommitted { missing: uncommitted });
+        if !op.is_update() {
+            let result = match read_refusal {
+                Some(why) => refuse(why),
+                None => self.state.kv.apply(&op),
+            };
+            self.respond(client, id, result);
+            return;
+        }
+        let reachable = self.reachable_backups(now);
+        let unreachable: Vec<_> = self.others().filter(|m| !reachable.contains(m)).collect();
+        if !unreachable.is_empty() {
+            self.respond(client, id, refuse(Refusal::Unreachable { missing: unreachable }));
+            return;
+        }
+        if let Err(e) = self.state.kv.apply(&op) {
+            // A compare-and-set that found another value reveals the state, as a read does.
+            self.respond(client, id, read_refusal.map_or(Err(e), refuse));
+            return;
+        }
+        self.state.applied += 1;
+        let seq = self.state.applied;
+        self.forward(seq, op);
+        self.await_acks(now, client, id, seq, reachable);
+    }
+
+    /// Sends request `seq` to every backup (unless the `no-forward` bug is on).
+    fn forward(&mut self, seq: u64, op: Op) {
+        if !self.bugs.has(Bug::NoForward) {
+            self.broadcast(PeerMsg::Apply { epoch: self.state.epoch, seq, op });
+        }
+    }
+
+    /// Answers update `seq` now when no backup must acknowledge it, else once `waiting` all have.
+    fn await_acks(&mut self, now: Time, client: ClientId, id: u64, seq: u64, waiting: BTreeSet<ReplicaId>) {
         if waiting.is_empty() {
             self.respond(client, id, Ok(OpOutput::Done));
         } else {
@@ -461,6 +560,7 @@ impl Replica {
             role: self.role,
             master: self.master,
             applied: self.state.applied,
+            epoch: self.state.epoch,
             keys: self.state.kv.len(),
             ns_seen: self.ns_seen.clone(),
             sent: counts(&self.sent),
@@ -476,11 +576,15 @@ impl Replica {
 
     fn reachable_backups(&self, now: Time) -> BTreeSet<ReplicaId> {
         let window = self.params.reach_window();
-        self.params
-            .member_ids()
-            .filter(|&m| m != self.id)
+        self.others()
             .filter(|&m| self.last_inquiry[m as usize].is_some_and(|t| now.saturating_sub(t) <= window))
             .collect()
+    }
+
+    /// Every member but this one.
+    fn others(&self) -> impl Iterator<Item = ReplicaId> + use<> {
+        let me = self.id;
+        (0..self.params.members).filter(move |&m| m != me)
     }
 
     // ---- E1: detection -------------------------------------------------------------------
@@ -509,9 +613,50 @@ impl Replica {
         self.election_at = None;
         self.detect_at = None;
         self.inquiry = None;
+        // A download still under way would replace the master's state with an older one.
+        self.download = None;
         self.set_role(Role::Master, Some(self.id), cause);
         self.renew_at = Some(now + self.params.lease_renew);
         self.register();
+        if self.params.ack == AckMode::EveryMember && self.gather.is_none() {
+            let since = self.next_nonce + 1;
+            let pending = Pending { nonce: since, deadline: now };
+            self.gather = Some(Gather { pending, since, replies: BTreeMap::new() });
+            self.ask_for_states(now);
+        }
+    }
+
+    // ---- gather (ack = every-member) -----------------------------------------------------
+
+    /// Asks every member that has not answered yet for its state, again after each time-out.
+    fn ask_for_states(&mut self, now: Time) {
+        let nonce = self.nonce();
+        let missing: Vec<_> = match self.gather.as_mut() {
+            Some(gather) => {
+                gather.pending = Pending { nonce, deadline: now + self.params.inquiry_timeout };
+                self.params.member_ids().filter(|&m| m != self.id && !gather.replies.contains_key(&m)).collect()
+            }
+            None => return,
+        };
+        if missing.is_empty() {
+            self.finish_gather();
+        }
+        for m in missing {
+            self.send_peer(m, PeerMsg::StateRequest { nonce });
+        }
+    }
+
+    /// Every member answered: serve from the most recent state, in a new epoch above all seen.
+    fn finish_gather(&mut self) {
+        let Some(gather) = self.gather.take() else { return };
+        let counter = gather.replies.values().chain([&self.state]).map(|s| s.epoch.counter).max().unwrap_or(0);
+        if let Some(best) = gather.replies.into_values().max_by_key(Snapshot::recency) {
+            if best.recency() > self.state.recency() {
+                self.state = best;
+            }
+        }
+        self.state.epoch = Epoch { counter: counter + 1, master: self.id };
+        self.acked.iter_mut().for_each(|a| *a = 0);
     }
 
     // ---- E3: mastership updating ---------------------------------------------------------
@@ -562,9 +707,10 @@ impl Replica {
         }
     }
 
-    /// Leave mastership duties: stop renewing and give up on unacknowledged updates.
+    /// Leave mastership duties: stop renewing and gathering, give up on unacknowledged updates.
     fn step_down(&mut self) {
         self.renew_at = None;
+        self.gather = None;
         while let Some(update) = self.unacked.pop_front() {
             self.answer_unacknowledged(update);
         }
@@ -572,24 +718,35 @@ impl Replica {
 
     // ---- replication ---------------------------------------------------------------------
 
-    fn on_apply(&mut self, now: Time, from: ReplicaId, seq: u64, op: Op) {
+    fn on_apply(&mut self, now: Time, from: ReplicaId, epoch: Epoch, seq: u64, op: Op) {
         if self.master != Some(from) || self.role == Role::Master || self.download.is_some() {
             return;
         }
         let applied = self.state.applied;
+        if epoch != self.state.epoch || seq > applied + 1 {
+            self.start_download(now, from, DownloadPurpose::Gap);
+            return;
+        }
         if seq == applied + 1 {
             // The master already checked the op; a failed cas cannot reach a backup.
             let _ = self.state.kv.apply(&op);
             self.state.applied = seq;
-            self.send_peer(from, PeerMsg::ApplyAck { seq });
-        } else if seq <= applied {
-            self.send_peer(from, PeerMsg::ApplyAck { seq: applied });
-        } else {
-            self.start_download(now, from, DownloadPurpose::Gap);
         }
+        self.acknowledge(from);
     }
 
-    fn on_apply_ack(&mut self, from: ReplicaId, seq: u64) {
+    /// Tells master `to` what this backup holds.
+    fn acknowledge(&mut self, to: ReplicaId) {
+        let (epoch, seq) = (self.state.epoch, self.state.applied);
+        self.send_peer(to, PeerMsg::ApplyAck { epoch, seq });
+    }
+
+    fn on_apply_ack(&mut self, from: ReplicaId, epoch: Epoch, seq: u64) {
+        if epoch != self.state.epoch || !self.is_serving() {
+            return;
+        }
+        let acked = &mut self.acked[from as usize];
+        *acked = (*acked).max(seq);
         for update in self.unacked.iter_mut().filter(|u| u.seq <= seq) {
             update.waiting.remove(&from);
         }
@@ -619,6 +776,13 @@ impl Replica {
     }
 
     fn on_state_reply(&mut self, now: Time, from: ReplicaId, nonce: u64, snapshot: Snapshot) {
+        if let Some(gather) = self.gather.as_mut().filter(|g| nonce >= g.since) {
+            gather.replies.insert(from, snapshot);
+            if gather.replies.len() + 1 == self.params.members as usize {
+                self.finish_gather();
+            }
+            return;
+        }
         let Some(download) = self.download.take_if(|d| d.from == from && d.pending.nonce == nonce) else {
             return;
         };
@@ -635,6 +799,9 @@ impl Replica {
                 }
             }
             DownloadPurpose::Follow | DownloadPurpose::Gap => {}
+        }
+        if self.role == Role::Backup && self.master == Some(from) {
+            self.acknowledge(from);
         }
     }
 

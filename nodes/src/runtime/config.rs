@@ -11,7 +11,7 @@
 //!           monitor_count: 100, lease_renew_ms: 50, ack_timeout_ms: 500 }
 //! election: { scheme: integral, t_ms: 150, delay_ms: 20 }   # or delays_ms: [[0, 20], [20, 0]]
 //! recovery: backup        # or priority
-//! ack: async              # or all
+//! ack: async              # or all, or every-member (the safe setting)
 //! ```
 //!
 //! Every section but `group`, `nameserver` and `members` may be left out; the defaults are

@@ -277,3 +277,38 @@ fn a_slow_link_delays_the_failover_by_its_latency() {
     let slow = failover(Some(ms(30)));
     assert!(slow > fast, "followers hear S_1's declaration later over the slow links: {fast:?} vs {slow:?}");
 }
+
+// ---- pauses and clock rates --------------------------------------------------------------
+
+#[test]
+fn a_paused_master_is_replaced_and_rejoins_as_a_backup_after_it_resumes() {
+    let mut sim = settled(config(&[]));
+    sim.pause(0);
+    assert!(sim.is_paused(0));
+    let at = sim.run_until_true(ms(3000), |s| s.masters().contains(&1));
+    assert!(at.is_some(), "S_1 takes over from the paused S_0; masters {:?}", sim.masters());
+    assert_eq!(sim.replica(0).map(|r| r.role()), Some(Role::Master), "a paused server changes nothing");
+    sim.resume(0);
+    let at = sim.run_until_true(ms(3000), |s| s.converged_master().is_some());
+    assert!(at.is_some(), "one master after the resume; masters {:?}", sim.masters());
+    let m = sim.converged_master().expect("converged");
+    assert_stable(&mut sim, m, ms(2000));
+}
+
+#[test]
+fn a_fast_clock_fires_the_replicas_timers_faster_and_a_reset_restores_the_pace() {
+    let mut sim = settled(config(&[]));
+    let registers = |sim: &mut Sim| {
+        sim.reset_counters();
+        sim.run_for(ms(1000));
+        sim.sent("Register")
+    };
+    let normal = registers(&mut sim);
+    sim.set_clock_rate(0, 4.0);
+    let fast = registers(&mut sim);
+    sim.set_clock_rate(0, 1.0);
+    let back = registers(&mut sim);
+    assert!((18..=22).contains(&normal), "a 50 ms lease renewal: {normal} a second");
+    assert!(fast >= 3 * normal, "four times as fast: {fast} against {normal}");
+    assert!(back.abs_diff(normal) <= 2, "real pace again: {back} against {normal}");
+}

@@ -1,9 +1,13 @@
 //! A deterministic event loop that drives a name server and a group of replica cores over a
 //! simulated network: per-link delay with seeded jitter, cut and heal (both ways or one way),
-//! crash and restart. One seed gives one run, event for event.
+//! crash and restart, pause and resume, and per-replica clock rates. One seed gives one run,
+//! event for event.
 //!
 //! Links are FIFO, as TCP connections are; a message is dropped when its link is cut at the
-//! moment it would arrive, or when its receiver is down. Clients are never cut off.
+//! moment it would arrive, or when its receiver is down. Clients are never cut off. A paused
+//! replica (SIGSTOP) runs no timer and takes no message: what arrives for it waits, in order,
+//! until it resumes. A replica's clock runs at its own rate (libfaketime's speed-up or slow-down):
+//! the replica sees its own time, its timers fire by it, and the rest of the world sees real time.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -118,6 +122,44 @@ pub struct Sim {
     events: Vec<SimEvent>,
     sent: BTreeMap<&'static str, u64>,
     processed: u64,
+    paused: BTreeMap<ReplicaId, Vec<(NodeId, Message)>>,
+    clocks: Vec<Clock>,
+}
+
+/// A replica's clock: `local(t) = local_at_base + (t - base) × rate`, never going back.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    base: Time,
+    local_at_base: Time,
+    rate: f64,
+    last: Time,
+}
+
+impl Clock {
+    fn real() -> Self {
+        Clock { base: Duration::ZERO, local_at_base: Duration::ZERO, rate: 1.0, last: Duration::ZERO }
+    }
+
+    /// The replica's time at real time `now`.
+    fn local(&mut self, now: Time) -> Time {
+        let elapsed = now.saturating_sub(self.base);
+        let elapsed = if self.rate == 1.0 { elapsed } else { elapsed.mul_f64(self.rate) };
+        self.last = self.last.max(self.local_at_base + elapsed);
+        self.last
+    }
+
+    /// The real time at which the replica's time reaches `local` (rounded: the caller allows
+    /// for a nanosecond short).
+    fn real_time_of(&self, local: Time) -> Time {
+        let ahead = local.saturating_sub(self.local_at_base);
+        self.base + if self.rate == 1.0 { ahead } else { ahead.div_f64(self.rate) }
+    }
+
+    /// Runs the clock at `rate` from real time `now` on.
+    fn set_rate(&mut self, now: Time, rate: f64) {
+        let local = self.local(now);
+        *self = Clock { base: now, local_at_base: local, rate, last: local };
+    }
 }
 
 impl Sim {
@@ -138,6 +180,8 @@ impl Sim {
             events: Vec::new(),
             sent: BTreeMap::new(),
             processed: 0,
+            paused: BTreeMap::new(),
+            clocks: vec![Clock::real(); config.params.members as usize],
             config,
         };
         sim.replicas = (0..sim.config.params.members).map(|_| None).collect();
@@ -220,6 +264,35 @@ impl Sim {
     /// Kills replica `id`: its state is gone and messages to it are lost.
     pub fn crash(&mut self, id: ReplicaId) {
         self.replicas[id as usize] = None;
+        self.paused.remove(&id);
+    }
+
+    /// Pauses replica `id` (SIGSTOP): no timer runs and messages for it wait until it resumes.
+    pub fn pause(&mut self, id: ReplicaId) {
+        if self.replicas[id as usize].is_some() {
+            self.paused.entry(id).or_default();
+        }
+    }
+
+    /// Resumes replica `id` (SIGCONT): it takes the messages that waited, in order, and its
+    /// overdue timers run next.
+    pub fn resume(&mut self, id: ReplicaId) {
+        for (from, msg) in self.paused.remove(&id).unwrap_or_default() {
+            self.deliver_now(from, NodeId::Replica(id), msg);
+        }
+    }
+
+    /// True while replica `id` is paused.
+    pub fn is_paused(&self, id: ReplicaId) -> bool {
+        self.paused.contains_key(&id)
+    }
+
+    /// Runs replica `id`'s clock at `rate` times real time from now on (1.0: real speed again;
+    /// the replica's time never goes back).
+    pub fn set_clock_rate(&mut self, id: ReplicaId, rate: f64) {
+        assert!(rate > 0.0 && rate.is_finite(), "a clock rate is positive");
+        let now = self.now;
+        self.clocks[id as usize].set_rate(now, rate);
     }
 
     /// Sets the deliberate bugs of replicas started from now on (the running ones keep theirs).
@@ -233,7 +306,7 @@ impl Sim {
             return;
         }
         let mut replica = Replica::new(id, self.config.params.clone(), self.config.bugs.clone());
-        replica.start(self.now);
+        replica.start(self.clocks[id as usize].local(self.now));
         self.replicas[id as usize] = Some(replica);
         self.drain_replica(id);
     }
@@ -302,7 +375,14 @@ impl Sim {
     }
 
     fn next_at(&self) -> Option<Time> {
-        let timer = self.live().filter_map(|r| r.poll_timeout()).min();
+        let timer = self
+            .replicas
+            .iter()
+            .enumerate()
+            .filter(|(id, _)| !self.paused.contains_key(&(*id as ReplicaId)))
+            .filter_map(|(id, r)| Some(self.clocks[id].real_time_of(r.as_ref()?.poll_timeout()?)))
+            .min()
+            .map(|t| t.max(self.now));
         let delivery = self.queue.peek().map(|Reverse(s)| s.at);
         timer.into_iter().chain(delivery).min()
     }
@@ -316,12 +396,20 @@ impl Sim {
             return;
         }
         for id in 0..self.replicas.len() as ReplicaId {
-            let Some(replica) = self.replicas[id as usize].as_mut() else { continue };
-            if replica.poll_timeout().is_some_and(|t| t <= at) {
-                self.processed += 1;
-                replica.handle_timeout(at);
-                self.drain_replica(id);
+            if self.paused.contains_key(&id) {
+                continue;
             }
+            let clock = &mut self.clocks[id as usize];
+            let Some(replica) = self.replicas[id as usize].as_mut() else { continue };
+            let Some(due) = replica.poll_timeout().filter(|&t| clock.real_time_of(t) <= at) else {
+                continue;
+            };
+            self.processed += 1;
+            // The replica's time at `at` may round a nanosecond short of the timer it waits for.
+            let local = clock.local(at).max(due);
+            clock.last = local;
+            replica.handle_timeout(local);
+            self.drain_replica(id);
         }
     }
 
@@ -329,15 +417,26 @@ impl Sim {
         if self.cuts.contains(&(from, to)) {
             return;
         }
+        if let NodeId::Replica(id) = to
+            && let Some(waiting) = self.paused.get_mut(&id)
+        {
+            waiting.push((from, msg));
+            return;
+        }
+        self.deliver_now(from, to, msg);
+    }
+
+    fn deliver_now(&mut self, from: NodeId, to: NodeId, msg: Message) {
         let now = self.now;
         match (to, msg) {
             (NodeId::Replica(id), msg) => {
+                let local = self.clocks[id as usize].local(now);
                 let Some(replica) = self.replicas[id as usize].as_mut() else { return };
                 let conn = match from {
                     NodeId::Client(c) => c,
                     _ => 0,
                 };
-                replica.handle_message(now, conn, msg);
+                replica.handle_message(local, conn, msg);
                 self.drain_replica(id);
             }
             (NodeId::NameServer, Message::ToNs(request)) => {

@@ -160,13 +160,16 @@ fn harness_time(ops: &[Op], f: &str) -> Option<u64> {
     ops.iter().find(|o| o.process == Process::harness() && o.f == f).map(|o| o.time)
 }
 
+/// The position of the harness's first `f` event.
+fn harness_position(ops: &[Op], f: &str) -> Option<usize> {
+    ops.iter().position(|o| o.process == Process::harness() && o.f == f)
+}
+
 /// Checks the history.
 pub fn check(ops: &[Op]) -> MastershipResult {
-    let rounds: Vec<(u64, Round)> = ops
-        .iter()
-        .filter(|o| o.process == Process::observer() && o.f == "observe")
-        .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (o.time, r)))
-        .collect();
+    let observed = |o: &&Op| o.process == Process::observer() && o.f == "observe";
+    let round = |o: &Op| serde_json::from_value::<Round>(o.value.clone()).ok().map(|r| (o.time, r));
+    let rounds: Vec<(u64, Round)> = ops.iter().filter(observed).filter_map(round).collect();
     let mut result = MastershipResult {
         valid: Verdict::Unknown,
         summary: String::new(),
@@ -191,12 +194,15 @@ pub fn check(ops: &[Op]) -> MastershipResult {
     if result.elections > 0 {
         result.messages_per_election = Some(result.election_messages as f64 / result.elections as f64);
     }
-    let (Some(start), Some(end)) = (harness_time(ops, "stability-start"), harness_time(ops, "stability-end"))
+    let (Some(start), Some(end)) =
+        (harness_position(ops, "stability-start"), harness_position(ops, "stability-end"))
     else {
         result.summary = "the history has no stability window: the run did not reach its final phase".into();
         return result;
     };
-    let window: Vec<&(u64, Round)> = rounds.iter().filter(|(t, _)| *t >= start && *t <= end).collect();
+    // The window is what was recorded between its two marks, in the history's order.
+    let window: Vec<(u64, Round)> = ops[start..end].iter().filter(observed).filter_map(round).collect();
+    let start = ops[start].time;
     result.window_rounds = window.len();
     let Some((_, last)) = window.last() else {
         result.summary = "no observation in the stability window".into();

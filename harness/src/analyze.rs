@@ -5,13 +5,15 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use checkers::history::{self, Op};
+use checkers::linearizable::{self, Budget, LinearizableResult, Model};
 use checkers::verdict::{Results, Verdict};
 use checkers::{mastership, perf, set, stats};
 
 use crate::error::Error;
 
 /// Every checker's verdict on `ops`: mastership, stats and perf always; set when the history
-/// has appends (the set workload).
+/// has appends (the set workload), else linearizability (register model, key by key) when it has
+/// reads, writes or compare-and-sets (the register workload).
 pub fn analyze(ops: &[Op]) -> Results {
     fn entry<T: serde::Serialize>(
         name: &str,
@@ -25,11 +27,32 @@ pub fn analyze(ops: &[Op]) -> Results {
     let p = perf::check(ops);
     let mut parts =
         vec![entry("mastership", m.valid, &m), entry("stats", s.valid, &s), entry("perf", p.valid, &p)];
-    if ops.iter().any(|o| o.process.is_client() && o.f == "append") {
+    let client = |f: &[&str]| ops.iter().any(|o| o.process.is_client() && f.contains(&o.f.as_str()));
+    if client(&["append"]) {
         let set = set::check(ops);
         parts.push(entry("set", set.valid, &set));
+    } else if client(&["read", "write", "cas"]) {
+        let l = linearizability(ops);
+        parts.push(entry("linearizable", l.valid, &l));
     }
     Results::combine(parts)
+}
+
+/// The register workload's client operations checked for linearizability; a history whose
+/// operations cannot be paired is `unknown`, with the reason.
+fn linearizability(ops: &[Op]) -> LinearizableResult {
+    let model = Model::Register;
+    match linearizable::history_operations(ops, model) {
+        Ok(operations) => linearizable::check(&operations, model, Budget::default()),
+        Err(e) => LinearizableResult {
+            valid: Verdict::Unknown,
+            keys: 0,
+            ops: 0,
+            states: 0,
+            reason: Some(format!("history.jsonl {e}")),
+            counterexample: None,
+        },
+    }
 }
 
 /// Reads `dir/history.jsonl`, checks it, writes `dir/results.json`, `dir/junit.xml` and

@@ -88,6 +88,35 @@ pub struct InstallReport {
     pub skipped: usize,
 }
 
+/// The group config of a name server at `nameserver` and replicas at `replicas` (index order),
+/// on this crate's ports, with every other setting at its default.
+pub fn group_file(nameserver: IpAddr, replicas: &[IpAddr]) -> GroupFile {
+    let addr = |ip: IpAddr, port: u16| std::net::SocketAddr::new(ip, port).to_string();
+    let defaults = nodes::protocol::nameserver::NsParams::default();
+    GroupFile {
+        group: "g".into(),
+        nameserver: NameServerFile {
+            address: addr(nameserver, NAMESERVER_PORT),
+            admin: addr(nameserver, NAMESERVER_PORT + ADMIN_OFFSET),
+            lease_ttl_ms: defaults.lease_ttl.as_millis() as u64,
+            keep: defaults.keep,
+        },
+        members: replicas
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| MemberFile {
+                index: i as ReplicaId,
+                address: addr(*ip, REPLICA_PORT),
+                admin: addr(*ip, REPLICA_PORT + ADMIN_OFFSET),
+            })
+            .collect(),
+        timers: Default::default(),
+        election: Default::default(),
+        recovery: nodes::protocol::params::RecoveryMode::Backup,
+        ack: nodes::protocol::params::AckMode::Async,
+    }
+}
+
 /// A group deployed on nodes: the name server's node, then one node per replica.
 pub struct Group<R: Remote> {
     nameserver: R,
@@ -108,31 +137,8 @@ impl<R: Remote> Group<R> {
         bugs: Bugs,
         clock_faults: bool,
     ) -> Result<Self, Error> {
-        let addr = |ip: IpAddr, port: u16| std::net::SocketAddr::new(ip, port).to_string();
-        let (ns_ip, ns_port) = (nameserver.1, NAMESERVER_PORT);
-        let defaults = nodes::protocol::nameserver::NsParams::default();
-        let mut file = GroupFile {
-            group: "g".into(),
-            nameserver: NameServerFile {
-                address: addr(ns_ip, ns_port),
-                admin: addr(ns_ip, ns_port + ADMIN_OFFSET),
-                lease_ttl_ms: defaults.lease_ttl.as_millis() as u64,
-                keep: defaults.keep,
-            },
-            members: replicas
-                .iter()
-                .enumerate()
-                .map(|(i, (_, ip))| MemberFile {
-                    index: i as ReplicaId,
-                    address: addr(*ip, REPLICA_PORT),
-                    admin: addr(*ip, REPLICA_PORT + ADMIN_OFFSET),
-                })
-                .collect(),
-            timers: Default::default(),
-            election: Default::default(),
-            recovery: nodes::protocol::params::RecoveryMode::Backup,
-            ack: nodes::protocol::params::AckMode::Async,
-        };
+        let ips: Vec<IpAddr> = replicas.iter().map(|(_, ip)| *ip).collect();
+        let mut file = group_file(nameserver.1, &ips);
         tune(&mut file);
         let config_text = serde_yaml::to_string(&file).expect("a group file serializes");
         let config = file.validate(Path::new("generated group.yaml"))?;
@@ -301,6 +307,33 @@ impl<R: Remote> Group<R> {
             if let Some(m) = self.single_master(running.iter().copied()).await {
                 return Some(m);
             }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// `Some(m)` once `m` has been the single master without a break for `settle`, within `limit`
+    /// (a momentary agreement right after a heal, before every node has caught up, is not a
+    /// recovery).
+    pub async fn wait_for_settled_master(
+        &self,
+        running: &[ReplicaId],
+        limit: Duration,
+        settle: Duration,
+    ) -> Option<ReplicaId> {
+        let deadline = Instant::now() + limit;
+        let mut held: Option<(ReplicaId, Instant)> = None;
+        while Instant::now() < deadline {
+            held = match (self.single_master(running.iter().copied()).await, held) {
+                (Some(m), Some((h, since))) if m == h => {
+                    if since.elapsed() >= settle {
+                        return Some(m);
+                    }
+                    Some((h, since))
+                }
+                (Some(m), _) => Some((m, Instant::now())),
+                (None, _) => None,
+            };
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         None

@@ -38,6 +38,9 @@ pub enum Error {
     /// The operation was interrupted (SIGINT) and undone.
     #[error("interrupted")]
     Interrupted,
+    /// The simulator cannot run this plan as it is.
+    #[error("the simulator cannot run this plan: {0}")]
+    Simulation(String),
     /// An uploaded file's checksum differs on the host.
     #[error("ssh {host}: {path}: checksum after upload is {found}, expected {expected}")]
     Checksum { host: String, path: String, expected: String, found: String },

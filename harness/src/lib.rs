@@ -16,4 +16,5 @@ pub mod remote;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod simulate;
 pub mod store;

@@ -231,6 +231,10 @@ pub enum NodesSource {
     File(PathBuf),
 }
 
+/// Final phase: how long one master must hold without a break before the group counts as
+/// recovered and the stability window starts.
+pub const RECOVERY_SETTLE: Duration = Duration::from_secs(1);
+
 /// A validated test: what runs, stored as `test.yaml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {

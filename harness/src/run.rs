@@ -31,7 +31,7 @@ use crate::db::{Binaries, Group, Process as DbProcess};
 use crate::error::Error;
 use crate::generator::{self, ClientGen, REGISTER_KEYS, SET_KEY, Step};
 use crate::nemesis::{self, Hosts};
-use crate::plan::{NemesisKind, NodesSource, Plan, Workload};
+use crate::plan::{NemesisKind, NodesSource, Plan, RECOVERY_SETTLE, Workload};
 use crate::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::store;
 
@@ -255,7 +255,7 @@ async fn final_phase(
     }
     let all: Vec<ReplicaId> = (0..replicas.len() as ReplicaId).collect();
     let started = Instant::now();
-    let converged = group.wait_for_single_master(&all, plan.recovery_time).await;
+    let converged = group.wait_for_settled_master(&all, plan.recovery_time, RECOVERY_SETTLE).await;
     let after = started.elapsed().as_millis() as u64;
     let name = converged.map(|m| replicas[m as usize].clone());
     recorder.harness("recovered", serde_json::json!({"master": name, "after_ms": after}))?;
@@ -328,7 +328,7 @@ async fn call(
 }
 
 /// The key and the argument of `op`, as the history shows them.
-fn describe(op: &Op) -> (String, serde_json::Value) {
+pub(crate) fn describe(op: &Op) -> (String, serde_json::Value) {
     match op {
         Op::Read { key } => (key.clone(), serde_json::Value::Null),
         Op::Write { key, value } | Op::Append { key, value } => (key.clone(), value_json(value)),
@@ -336,7 +336,8 @@ fn describe(op: &Op) -> (String, serde_json::Value) {
     }
 }
 
-fn value_json(v: &Value) -> serde_json::Value {
+/// A stored value as the history writes it.
+pub(crate) fn value_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Int(i) => serde_json::json!(i),
         Value::Str(s) => serde_json::json!(s),

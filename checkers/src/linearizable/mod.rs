@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use model::{Call, Model, Ret, Val};
-pub use parse::{Format, Operation, ParseError, operations};
+pub use parse::{Format, Operation, ParseError, history_operations, operations};
 
 use crate::verdict::Verdict;
 

@@ -168,18 +168,29 @@ fn jsonl(text: &str) -> Result<Vec<Event>, ParseError> {
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let op: HistoryOp =
             serde_json::from_str(line).map_err(|e| ParseError { line: n + 1, problem: e.to_string() })?;
-        let Process::Client(p) = op.process else { continue };
-        events.push(Event {
-            line: n + 1,
-            process: p.to_string(),
-            kind: op.kind,
-            f: op.f,
-            key: op.key,
-            value: json_edn(&op.value),
-            node: op.node,
-        });
+        events.extend(history_event(n + 1, &op));
     }
     Ok(events)
+}
+
+/// The client operations of this project's history (already read), paired for `model` under the
+/// `jsonl` semantics; errors name the line (`index + 1`).
+pub fn history_operations(ops: &[HistoryOp], model: Model) -> Result<Vec<Operation>, ParseError> {
+    let events = ops.iter().filter_map(|op| history_event(op.index as usize + 1, op)).collect();
+    pair(events, Format::Jsonl, model)
+}
+
+fn history_event(line: usize, op: &HistoryOp) -> Option<Event> {
+    let Process::Client(p) = op.process else { return None };
+    Some(Event {
+        line,
+        process: p.to_string(),
+        kind: op.kind,
+        f: op.f.clone(),
+        key: op.key.clone(),
+        value: json_edn(&op.value),
+        node: op.node.clone(),
+    })
 }
 
 fn json_edn(v: &serde_json::Value) -> Edn {

@@ -630,7 +630,9 @@ fn safe_an_update_is_answered_only_after_every_member_acknowledged_it() {
     r.handle_request(ms(401), 7, 1, write("x", 1));
     let actions = drain(&mut r);
     assert!(responses(&actions).is_empty());
-    let applies = peer_msgs(&actions).into_iter().filter(|(_, m)| *m == PeerMsg::Apply { epoch, seq: 1, op: write("x", 1) });
+    let applies = peer_msgs(&actions)
+        .into_iter()
+        .filter(|(_, m)| *m == PeerMsg::Apply { epoch, seq: 1, op: write("x", 1) });
     assert_eq!(applies.count(), 4, "forwarded under the master's epoch");
     for m in [1, 2, 3] {
         r.handle_peer(ms(402), m, PeerMsg::ApplyAck { epoch, seq: 1 });
@@ -662,7 +664,11 @@ fn safe_a_read_is_answered_only_once_every_member_holds_all_the_master_applied()
     let mut r = ready_master();
     let epoch = r.snapshot().epoch;
     r.handle_request(ms(300), 7, 1, Op::Read { key: "x".into() });
-    assert_eq!(responses(&drain(&mut r)), vec![Ok(OpOutput::Value(None))], "nothing applied, nothing pending");
+    assert_eq!(
+        responses(&drain(&mut r)),
+        vec![Ok(OpOutput::Value(None))],
+        "nothing applied, nothing pending"
+    );
     all_inquire(&mut r, ms(400));
     r.handle_request(ms(401), 7, 2, write("x", 1));
     for m in [1, 2, 3] {
@@ -705,8 +711,31 @@ fn safe_a_backup_applies_only_its_masters_epoch_and_acknowledges_what_it_downloa
 #[test]
 fn safe_a_master_acknowledges_nothing_so_a_rival_master_cannot_commit() {
     let mut r = ready_master();
-    r.handle_peer(ms(300), 1, PeerMsg::Apply { epoch: Epoch { counter: 9, master: 1 }, seq: 1, op: write("x", 1) });
+    r.handle_peer(
+        ms(300),
+        1,
+        PeerMsg::Apply { epoch: Epoch { counter: 9, master: 1 }, seq: 1, op: write("x", 1) },
+    );
     let actions = drain(&mut r);
     assert!(!peer_msgs(&actions).iter().any(|(_, m)| matches!(m, PeerMsg::ApplyAck { .. })));
     assert_eq!(r.snapshot().kv.get("x"), None);
+}
+
+#[test]
+fn safe_a_failed_synchronisation_keeps_the_state_instead_of_terminating() {
+    let mut r = backup_of(3, 1, safe());
+    r.handle_peer(ms(20), 1, PeerMsg::Apply { epoch: Epoch::default(), seq: 1, op: write("x", 1) });
+    drain(&mut r);
+    // The detector finds server 0 registered: recovery downloads from it, which never answers.
+    let t = ms(30);
+    r.handle_ns(t, NsReply::Notify { group: safe().group });
+    let nonce = lookup_nonce(&drain(&mut r));
+    r.handle_ns(t, NsReply::LookupReply { nonce, registrations: vec![registration(0)] });
+    assert_eq!(state_requests(&drain(&mut r)).len(), 1);
+    r.handle_timeout(t + safe().inquiry_timeout);
+    let actions = drain(&mut r);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Terminate { .. })), "{actions:?}");
+    assert!(!r.is_terminated());
+    assert_eq!((r.role(), r.master()), (Role::Backup, Some(0)));
+    assert_eq!(r.snapshot().kv.get("x"), Some(&Value::Int(1)), "the state is kept");
 }

@@ -11,7 +11,9 @@
 //!   request numbers never mix between masters.
 //! * A detector run whose look-up goes unanswered changes nothing; a master that finds no
 //!   registration registers again; a non-master that finds its own stale registration ignores it.
-//! * Any server answers `Inquiry` and `StateRequest`, whatever its role.
+//! * Only a serving master answers `Inquiry` (a backup that inquires anyone else times out and
+//!   enters the election: two backups that follow each other would otherwise wait forever);
+//!   any server answers `StateRequest`, whatever its role.
 //! * `ack = all` waits for the backups that inquired within [`Params::reach_window`].
 //!
 //! # The safe setting, `ack = every-member`
@@ -31,6 +33,9 @@
 //! * A backup applies only its own master's requests of its own epoch; a request of another
 //!   epoch, a gap, or an `InquiryReply` naming another epoch makes it download its master's
 //!   state, and after every download it acknowledges what it then holds.
+//! * A failed synchronisation in recovery (M3 act 1050) does not terminate the server, which
+//!   would throw away its copy of every acknowledged write: it keeps its state and becomes a
+//!   backup of the registered master, whose inquiry decides what comes next.
 //!
 //! Why no acknowledged write is lost and no read is stale. A write is acknowledged only when
 //! every member, a deposed master included, holds it under the master's epoch; states change
@@ -419,7 +424,9 @@ impl Replica {
         match msg {
             PeerMsg::Inquiry { nonce } => {
                 self.last_inquiry[from as usize] = Some(now);
-                self.send_peer(from, PeerMsg::InquiryReply { nonce, epoch: self.state.epoch });
+                if self.is_serving() {
+                    self.send_peer(from, PeerMsg::InquiryReply { nonce, epoch: self.state.epoch });
+                }
             }
             PeerMsg::InquiryReply { nonce, epoch } => {
                 if self.master == Some(from) && self.inquiry.is_some_and(|p| p.nonce == nonce) {
@@ -507,7 +514,8 @@ impl Replica {
             self.respond(client, id, refuse(Refusal::Gathering { missing }));
             return;
         }
-        let uncommitted: Vec<_> = self.others().filter(|&m| self.acked[m as usize] < self.state.applied).collect();
+        let uncommitted: Vec<_> =
+            self.others().filter(|&m| self.acked[m as usize] < self.state.applied).collect();
         let read_refusal = (!uncommitted.is_empty()).then_some(Refusal::Uncommitted { missing: uncommitted });
         if !op.is_update() {
             let result = match read_refusal {
@@ -634,7 +642,10 @@ impl Replica {
         let missing: Vec<_> = match self.gather.as_mut() {
             Some(gather) => {
                 gather.pending = Pending { nonce, deadline: now + self.params.inquiry_timeout };
-                self.params.member_ids().filter(|&m| m != self.id && !gather.replies.contains_key(&m)).collect()
+                self.params
+                    .member_ids()
+                    .filter(|&m| m != self.id && !gather.replies.contains_key(&m))
+                    .collect()
             }
             None => return,
         };
@@ -649,7 +660,8 @@ impl Replica {
     /// Every member answered: serve from the most recent state, in a new epoch above all seen.
     fn finish_gather(&mut self) {
         let Some(gather) = self.gather.take() else { return };
-        let counter = gather.replies.values().chain([&self.state]).map(|s| s.epoch.counter).max().unwrap_or(0);
+        let counter =
+            gather.replies.values().chain([&self.state]).map(|s| s.epoch.counter).max().unwrap_or(0);
         if let Some(best) = gather.replies.into_values().max_by_key(Snapshot::recency) {
             if best.recency() > self.state.recency() {
                 self.state = best;
@@ -808,6 +820,12 @@ impl Replica {
     fn download_failed(&mut self, now: Time, download: Download) {
         match download.purpose {
             DownloadPurpose::Startup => self.enter_election(now, Cause::StartupNoMaster),
+            DownloadPurpose::Recovery if self.params.ack == AckMode::EveryMember => {
+                // Terminating would throw away this member's copy of every acknowledged write:
+                // keep the state, follow the registered master, and let detection (E1) decide.
+                self.set_role(Role::Backup, Some(download.from), Cause::Recovery);
+                self.detect_at = Some(now + self.params.detect_interval);
+            }
             DownloadPurpose::Recovery => {
                 self.terminated = true;
                 self.out.push_back(Action::Terminate {

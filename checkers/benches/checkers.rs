@@ -121,6 +121,7 @@ fn register_history(n: usize, seed: u64) -> Vec<Operation> {
                 call,
                 ret,
                 node: None,
+                lines: (invoke as usize + 1, Some(complete as usize + 1)),
             }
         })
         .collect()

@@ -8,8 +8,10 @@
 //!   over our histories and other tools' (Jepsen text logs, EDN via [`edn`]).
 //! * [`set`]: lost, unexpected, recovered and duplicated elements of the set workload.
 //! * [`perf`]: latency quantiles, throughput over time and fault windows.
+//! * [`deposed`]: what a master did while a rival served, in words (explains data anomalies).
 //! * [`verdict`]: the three-valued verdict and the combined results.
 
+pub mod deposed;
 pub mod edn;
 pub mod history;
 pub mod linearizable;

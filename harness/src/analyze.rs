@@ -7,7 +7,7 @@ use std::path::Path;
 use checkers::history::{self, Op};
 use checkers::linearizable::{self, Budget, LinearizableResult, Model};
 use checkers::verdict::{Results, Verdict};
-use checkers::{mastership, perf, set, stats};
+use checkers::{deposed, mastership, perf, set, stats};
 
 use crate::error::Error;
 
@@ -25,16 +25,24 @@ pub fn analyze(ops: &[Op]) -> Results {
     let m = mastership::check(ops);
     let s = stats::check(ops);
     let p = perf::check(ops);
-    let mut parts =
-        vec![entry("mastership", m.valid, &m), entry("stats", s.valid, &s), entry("perf", p.valid, &p)];
+    let mut parts = vec![entry("stats", s.valid, &s), entry("perf", p.valid, &p)];
     let client = |f: &[&str]| ops.iter().any(|o| o.process.is_client() && f.contains(&o.f.as_str()));
-    if client(&["append"]) {
+    let mut data = if client(&["append"]) {
         let set = set::check(ops);
-        parts.push(entry("set", set.valid, &set));
+        Some(entry("set", set.valid, &set))
     } else if client(&["read", "write", "cas"]) {
         let l = linearizability(ops);
-        parts.push(entry("linearizable", l.valid, &l));
+        Some(entry("linearizable", l.valid, &l))
+    } else {
+        None
+    };
+    if let Some((_, valid, value)) = data.as_mut().filter(|(_, valid, _)| *valid != Verdict::Valid) {
+        let explained = deposed::explain(ops, &m.split_brain_windows);
+        value["deposed_masters"] = serde_json::to_value(explained).expect("explanations serialize");
+        let _ = valid;
     }
+    parts.extend(data);
+    parts.push(entry("mastership", m.valid, &m));
     Results::combine(parts)
 }
 
@@ -115,6 +123,30 @@ pub fn summary(results: &Results) -> String {
             count("recovered"),
             count("duplicated")
         );
+    }
+    if let Some(l) = results.checkers.get("linearizable") {
+        let _ =
+            writeln!(out, "linearizable: {} ({} operations over {} keys)", verdict(l), l["ops"], l["keys"]);
+        if let Some(c) = l["counterexample"].as_object() {
+            let _ = writeln!(
+                out,
+                "  key {}: no order explains {} by process {} at {} (history line {}); last consistent state {}",
+                c["key"].as_str().unwrap_or("-"),
+                c["blocking"]["op"].as_str().unwrap_or("?"),
+                c["blocking"]["process"].as_str().unwrap_or("?"),
+                c["blocking"]["node"].as_str().unwrap_or("?"),
+                c["blocking"]["lines"][1].as_u64().unwrap_or(0),
+                c["state"].as_str().unwrap_or("?"),
+            );
+        }
+        if let Some(reason) = l["reason"].as_str() {
+            let _ = writeln!(out, "  {reason}");
+        }
+    }
+    for data in ["linearizable", "set"].iter().filter_map(|k| results.checkers.get(*k)) {
+        for d in data["deposed_masters"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  {}", d["words"].as_str().unwrap_or_default());
+        }
     }
     if let Some(s) = results.checkers.get("stats") {
         let t = &s["total"];

@@ -327,7 +327,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/nightly.yaml");
         let (name, plans) = plans(&path, 0).unwrap();
         assert_eq!(name, "nightly");
-        assert_eq!(plans.len(), 2 * 4 * 2 * 2 * 2, "nodes x nemesis x workload x replica x seeds");
+        assert_eq!(plans.len(), 2 * 4 * 2 * 3 * 2, "nodes x nemesis x workload x replica x seeds");
         assert!(plans.iter().all(|p| p.time_limit.as_secs() == 60));
         let names: std::collections::BTreeSet<_> = plans.iter().map(|p| (p.name.clone(), p.seed)).collect();
         assert_eq!(names.len(), plans.len(), "every run has its own name and seed");

@@ -22,7 +22,11 @@ const EXIT_INTERRUPTED: u8 = 130;
 const EXIT_FAILURE: u8 = 255;
 
 #[derive(Parser)]
-#[command(version, about = "A Jepsen-style test harness for fault-tolerant server groups")]
+#[command(
+    version,
+    about = "A Jepsen-style test harness for fault-tolerant server groups",
+    args_override_self = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -126,6 +130,10 @@ struct TestArgs {
     /// Use the hosts of a nodes file instead.
     #[arg(long)]
     nodes_file: Option<PathBuf>,
+    /// Run the plan in the deterministic simulator instead of on hosts (no root, no cluster):
+    /// the same replica cores, schedule, checkers and stored files.
+    #[arg(long)]
+    sim: bool,
     /// Use these hosts instead (repeatable): the first runs the name server, the rest the replicas.
     #[arg(long = "node", value_name = "HOST")]
     node: Vec<String>,
@@ -429,11 +437,20 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         Ok(plan) => plan,
         Err(e) => return bad(&e),
     };
+    println!("seed: {}", plan.seed);
+    if args.sim {
+        let outcome = match harness::simulate::run_stored(&plan) {
+            Err(e @ harness::error::Error::Simulation(_)) => return bad(&e),
+            outcome => outcome?,
+        };
+        println!("{}", harness::analyze::summary(&outcome.results));
+        println!("seed: {}; results: {}", plan.seed, outcome.dir.display());
+        return Ok(ExitCode::from(outcome.results.valid.exit_code()));
+    }
     let bin_dir = match args.bin_dir {
         Some(dir) => dir,
         None => beside_this_binary()?,
     };
-    println!("seed: {}", plan.seed);
     let interrupt = Arc::new(tokio::sync::Notify::new());
     let signal = tokio::spawn({
         let interrupt = interrupt.clone();

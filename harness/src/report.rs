@@ -152,6 +152,45 @@ fn anomalies(page: &mut String, results: &Results, ops: &[Op], dir: &Path) {
             ));
         }
     }
+    if let Some(c) = results.checkers.get("linearizable").and_then(|l| l["counterexample"].as_object()) {
+        let b = &c["blocking"];
+        let line = b["lines"][1].as_u64().or(b["lines"][0].as_u64()).unwrap_or(0);
+        let candidates: Vec<String> = c["candidates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o["op"].as_str())
+            .map(escape)
+            .collect();
+        items.push(format!(
+            "Not linearizable on key {}: <a href=\"{}\">{} by process {} at {}</a> (history line {line}) fits no order \
+             of the operations: after {} of them the last consistent state is {}, and none of the candidates to go next \
+             ({}) explains it.",
+            escape(c["key"].as_str().unwrap_or("-")),
+            index_link(line.saturating_sub(1)),
+            escape(b["op"].as_str().unwrap_or("?")),
+            escape(b["process"].as_str().unwrap_or("?")),
+            escape(b["node"].as_str().unwrap_or("?")),
+            c["linearized"],
+            escape(c["state"].as_str().unwrap_or("?")),
+            if candidates.is_empty() { "none".to_string() } else { candidates.join(", ") },
+        ));
+    }
+    for data in ["linearizable", "set"].iter().filter_map(|k| results.checkers.get(*k)) {
+        for d in data["deposed_masters"].as_array().into_iter().flatten() {
+            let cited: Vec<String> = ["acknowledged", "reads"]
+                .iter()
+                .flat_map(|k| d[*k].as_array().into_iter().flatten().take(5))
+                .filter_map(|o| Some((o["index"].as_u64()?, o["op"].as_str()?)))
+                .map(|(index, op)| format!("<a href=\"{}\">{}</a>", index_link(index), escape(op)))
+                .collect();
+            items.push(format!(
+                "{} History lines: {}.",
+                escape(d["words"].as_str().unwrap_or_default()),
+                if cited.is_empty() { "none".to_string() } else { cited.join(", ") }
+            ));
+        }
+    }
     page.push_str("<section id=\"anomalies\"><h2>What happened</h2>");
     if items.is_empty() {
         page.push_str("<p>No anomaly.</p>");
@@ -165,12 +204,17 @@ fn anomalies(page: &mut String, results: &Results, ops: &[Op], dir: &Path) {
     page.push_str(" <p>Details: <a href=\"results.json\">results.json</a>, <a href=\"history.jsonl\">history.jsonl</a>.</p></section>\n");
 }
 
+/// A link that highlights the history line of the event at `index`.
+fn index_link(index: u64) -> String {
+    format!("history.jsonl#:~:text={}", fragment(&format!("\"index\":{index},")))
+}
+
 /// The history line of the observer round at `at_ms`, and a link that highlights it.
 fn history_line(ops: &[Op], at_ms: u64) -> Option<(u64, String)> {
     let op = ops
         .iter()
         .find(|o| o.process == Process::observer() && o.f == "observe" && o.time / 1_000_000 == at_ms)?;
-    Some((op.index + 1, format!("history.jsonl#:~:text={}", fragment(&format!("\"index\":{},", op.index)))))
+    Some((op.index + 1, index_link(op.index)))
 }
 
 /// The line of `node`'s log written at or just before `at_ms` (its lines are stamped with the

@@ -87,6 +87,7 @@ impl RunLog {
 /// Runs `plan` with the binaries in `bin_dir`; `interrupt` is notified on SIGINT.
 pub async fn run(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Result<RunOutcome, Error> {
     let dir = store::create_run_dir(&plan.store, &plan.name)?;
+    store::link_latest(&plan.store, &dir)?;
     let test_yaml = dir.join("test.yaml");
     std::fs::write(&test_yaml, serde_yaml::to_string(plan).expect("a plan serializes"))
         .map_err(|e| Error::file(&test_yaml, e))?;
@@ -121,7 +122,6 @@ pub async fn run(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Result<
     }
     outcome?;
     let results = analyze::analyze_dir(&dir)?;
-    store::link_latest(&plan.store, &dir)?;
     Ok(RunOutcome { dir, results })
 }
 

@@ -120,8 +120,11 @@ fn file_response(file: &Path) -> Response {
 /// Runs in the store: `(test, timestamp, verdict)`, newest first.
 fn runs(root: &Path) -> Vec<(String, String, &'static str)> {
     let mut runs = Vec::new();
-    for test in std::fs::read_dir(root).into_iter().flatten().flatten().filter(|e| e.path().is_dir()) {
-        for run in std::fs::read_dir(test.path()).into_iter().flatten().flatten() {
+    let real = |e: &std::fs::DirEntry| !e.path().is_symlink();
+    for test in
+        std::fs::read_dir(root).into_iter().flatten().flatten().filter(|e| real(e) && e.path().is_dir())
+    {
+        for run in std::fs::read_dir(test.path()).into_iter().flatten().flatten().filter(real) {
             let Ok(text) = std::fs::read_to_string(run.path().join("results.json")) else { continue };
             let verdict =
                 serde_json::from_str::<serde_json::Value>(&text).map_or("unknown", |v| verdict_word(&v));

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
-use checkers::history::{Op as HistoryOp, OpType, Process};
+use checkers::history::{HistoryWriter, Op as HistoryOp, OpType, Process};
 use checkers::mastership::{NodeView, Round};
 use faults::Host;
 use faults::fault::Fault;
@@ -30,7 +30,8 @@ use crate::db::group_file;
 use crate::error::Error;
 use crate::generator::{self, ClientGen, REGISTER_KEYS, SET_KEY, Step};
 use crate::plan::{NemesisKind, NodesSource, Plan, RECOVERY_SETTLE, Workload};
-use crate::run::{describe, value_json};
+use crate::run::{RunOutcome, describe, value_json};
+use crate::{analyze, store};
 
 /// The name-server host's name in a simulated run, as in a local cluster.
 const NAMESERVER: &str = "ns";
@@ -69,6 +70,26 @@ pub fn run(plan: &Plan) -> Result<SimRun, Error> {
     world.final_phase();
     let simulated = world.sim.now();
     Ok(SimRun { history: world.history, simulated })
+}
+
+/// Runs `plan` in the simulator and stores the run as a real run is stored (`test.yaml`,
+/// `history.jsonl`, `results.json`, `junit.xml`, `report.html` in a new folder of the store,
+/// linked as `latest`).
+pub fn run_stored(plan: &Plan) -> Result<RunOutcome, Error> {
+    let dir = store::create_run_dir(&plan.store, &plan.name)?;
+    store::link_latest(&plan.store, &dir)?;
+    let test_yaml = dir.join("test.yaml");
+    std::fs::write(&test_yaml, serde_yaml::to_string(plan).expect("a plan serializes"))
+        .map_err(|e| Error::file(&test_yaml, e))?;
+    let simulated = run(plan)?;
+    let path = dir.join("history.jsonl");
+    let mut writer = HistoryWriter::create(&path).map_err(|e| Error::file(&path, e))?;
+    for op in simulated.history {
+        writer.append(op).map_err(|e| Error::file(&path, e))?;
+    }
+    writer.flush().map_err(|e| Error::file(&path, e))?;
+    let results = analyze::analyze_dir(&dir)?;
+    Ok(RunOutcome { dir, results })
 }
 
 /// Something the driver does at a moment of simulated time.

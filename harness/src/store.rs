@@ -1,4 +1,5 @@
-//! The store: `<root>/<test>/<timestamp>/` per run, and `<root>/latest` pointing at the newest.
+//! The store: `<root>/<test>/<timestamp>/` per run; `<root>/latest` and `<root>/<test>/latest`
+//! point at the newest run, from the moment it starts.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -20,14 +21,19 @@ pub fn create_run_dir(root: &Path, name: &str) -> Result<PathBuf, Error> {
     Ok(dir)
 }
 
-/// Points `<root>/latest` at `run` (replacing the link atomically).
+/// Points `<root>/latest` and `<root>/<test>/latest` at `run` (replacing each link atomically).
+/// A run links itself when it starts, so a crashed run is found where users look.
 pub fn link_latest(root: &Path, run: &Path) -> Result<(), Error> {
-    let target = run.strip_prefix(root).unwrap_or(run);
-    let tmp = root.join(".latest.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp).map_err(|e| Error::file(&tmp, e))?;
-    let latest = root.join("latest");
-    std::fs::rename(&tmp, &latest).map_err(|e| Error::file(&latest, e))
+    let test_dir = run.parent().unwrap_or(root);
+    for (dir, target) in [(root, run.strip_prefix(root)), (test_dir, run.strip_prefix(test_dir))] {
+        let target = target.unwrap_or(run);
+        let tmp = dir.join(".latest.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(target, &tmp).map_err(|e| Error::file(&tmp, e))?;
+        let latest = dir.join("latest");
+        std::fs::rename(&tmp, &latest).map_err(|e| Error::file(&latest, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -43,6 +49,7 @@ mod tests {
         link_latest(&root, &a).unwrap();
         link_latest(&root, &b).unwrap();
         assert_eq!(std::fs::canonicalize(root.join("latest")).unwrap(), std::fs::canonicalize(&b).unwrap());
+        assert_eq!(std::fs::canonicalize(root.join("t/latest")).unwrap(), std::fs::canonicalize(&b).unwrap());
         std::fs::remove_dir_all(root).unwrap();
     }
 }

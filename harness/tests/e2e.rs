@@ -69,11 +69,18 @@ fn a_five_node_test_with_partitions_and_kills_is_valid_and_leaves_nothing_behind
             "5",
             "--seed",
             "11",
+            "--ack",
+            "every-member",
         ],
         &store,
     );
     assert_eq!(run.code, Some(0), "{}", run.output);
     assert_eq!(run.results["checkers"]["mastership"]["valid"], true, "{}", run.results);
+    assert_eq!(
+        run.results["checkers"]["linearizable"]["valid"], true,
+        "the data is checked: {}",
+        run.results
+    );
     assert!(run.output.contains("seed: 11"), "the seed is printed");
     let history = std::fs::read_to_string(run.dir.join("history.jsonl")).unwrap();
     assert!(
@@ -103,32 +110,30 @@ fn e2e_cluster() -> LocalSpec {
 
 /// Runs a short partition test against a local cluster made for it, with `bug` on.
 fn run_with_bug(bug: &str) -> Run {
+    run_on_e2e_cluster(bug, &["--bug", bug, "--nemesis", "partition", "--partition-shapes", "isolate-master"])
+}
+
+/// Runs a 12 s test with `args` against a local cluster made for it.
+fn run_on_e2e_cluster(name: &str, args: &[&str]) -> Run {
     let spec = e2e_cluster();
-    let store = store(bug);
+    let store = store(name);
     let nodes_file = spec.nodes_file_path();
-    let run = splitbrain(
-        &[
-            "--nodes-file",
-            nodes_file.to_str().unwrap(),
-            "--bug",
-            bug,
-            "--nemesis",
-            "partition",
-            "--partition-shapes",
-            "isolate-master",
-            "--time-limit",
-            "12",
-            "--nemesis-interval",
-            "4",
-            "--recovery-time",
-            "5",
-            "--stability-window",
-            "3",
-            "--seed",
-            "5",
-        ],
-        &store,
-    );
+    let mut all = vec![
+        "--nodes-file",
+        nodes_file.to_str().unwrap(),
+        "--time-limit",
+        "12",
+        "--nemesis-interval",
+        "4",
+        "--recovery-time",
+        "5",
+        "--stability-window",
+        "3",
+        "--seed",
+        "5",
+    ];
+    all.extend_from_slice(args);
+    let run = splitbrain(&all, &store);
     local::down(&spec.state_dir, &spec.prefix).unwrap();
     assert_nothing_left(&spec.state_dir, &spec.prefix);
     let _ = std::fs::remove_dir_all(store);
@@ -169,6 +174,43 @@ fn no_ns_dedup_is_caught() {
     assert_eq!(run.code, Some(1), "{}", run.output);
     let summary = run.results["checkers"]["mastership"]["summary"].as_str().unwrap_or_default().to_string();
     assert!(summary.contains("name server registers"), "{summary}");
+}
+
+#[test]
+fn no_forward_on_the_safe_setting_is_caught_by_the_linearizability_checker() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let run = run_on_e2e_cluster(
+        "no-forward",
+        &["--bug", "no-forward", "--ack", "every-member", "--nemesis", "kill", "--targets", "master"],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    let l = &run.results["checkers"]["linearizable"];
+    assert_eq!(l["valid"], false, "{l}");
+    assert!(l["counterexample"]["blocking"]["op"].is_string(), "a counterexample names the operation: {l}");
+    assert!(run.output.contains("no order explains"), "{}", run.output);
+}
+
+#[test]
+fn the_seeds_ack_async_loses_acknowledged_writes_and_the_report_says_so() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let run = run_on_e2e_cluster(
+        "async-loss",
+        &[
+            "--ack",
+            "async",
+            "--nemesis",
+            "partition",
+            "--partition-shapes",
+            "isolate-master",
+            "--time-limit",
+            "20",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    let l = &run.results["checkers"]["linearizable"];
+    assert_eq!(l["valid"], false, "{l}");
+    let words = l["deposed_masters"][0]["words"].as_str().unwrap_or_default();
+    assert!(words.contains("acknowledged") && words.contains("discarded"), "explained in words: {l}");
 }
 
 #[test]

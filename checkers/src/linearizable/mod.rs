@@ -47,6 +47,8 @@ pub struct OpView {
     pub node: Option<String>,
     /// What it asked and returned, e.g. `read -> 3`, `cas 1 2 -> false`.
     pub op: String,
+    /// The history lines (1-based) of its invocation and completion.
+    pub lines: (usize, Option<usize>),
 }
 
 /// Where the search got stuck.
@@ -219,6 +221,7 @@ impl<'a> Search<'a> {
             process: o.process.clone(),
             node: o.node.clone(),
             op: format!("{call}{ret}"),
+            lines: o.lines,
         }
     }
 
@@ -303,7 +306,16 @@ mod tests {
     use super::*;
 
     fn op(invoke: usize, complete: Option<usize>, call: Call, ret: Ret) -> Operation {
-        Operation { invoke, complete, process: invoke.to_string(), key: None, call, ret, node: None }
+        Operation {
+            invoke,
+            complete,
+            process: invoke.to_string(),
+            key: None,
+            call,
+            ret,
+            node: None,
+            lines: (0, None),
+        }
     }
 
     #[test]

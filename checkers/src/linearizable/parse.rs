@@ -57,6 +57,8 @@ pub struct Operation {
     pub ret: Ret,
     /// The node it ran against, when the history says.
     pub node: Option<String>,
+    /// The history lines (1-based) of its invocation and of its completion.
+    pub lines: (usize, Option<usize>),
 }
 
 /// A history that could not be read.
@@ -265,6 +267,7 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
                 call,
                 ret: Ret::Unknown,
                 node: e.node,
+                lines: (e.line, None),
             }));
             continue;
         }
@@ -274,6 +277,7 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
         match (e.kind, format) {
             (OpType::Ok, _) => {
                 op.complete = Some(position);
+                op.lines.1 = Some(e.line);
                 op.ret = match &op.call {
                     Call::Read if model == Model::CasRegister && e.value == Edn::Nil => Ret::Unknown,
                     Call::Read => Ret::Value(if model == Model::Kv && e.value == Edn::Nil {
@@ -287,6 +291,7 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
             }
             (OpType::Fail, Format::JepsenLog) => {
                 op.complete = Some(position);
+                op.lines.1 = Some(e.line);
                 op.ret = match op.call {
                     Call::Cas(..) => Ret::Swapped(false),
                     _ => Ret::Unknown,

@@ -18,7 +18,9 @@ pub enum Bug {
     /// A master never gives up mastership: it ignores `DeclareMaster`, `RevokeMaster` and the
     /// detector's verdict.
     NeverYield,
-    /// The master never forwards `Apply` to backups.
+    /// The master never forwards `Apply` to backups, and takes every update as acknowledged
+    /// by every backup (under `ack = all` and `every-member` too), so acknowledged writes exist on
+    /// the master alone and vanish at the next fail-over.
     NoForward,
 }
 

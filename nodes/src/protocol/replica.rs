@@ -506,6 +506,16 @@ impl Replica {
         self.await_acks(now, client, id, seq, waiting);
     }
 
+    /// Sends request `seq` to every backup; the `no-forward` bug sends nothing and takes it as
+    /// acknowledged by every backup.
+    fn forward(&mut self, seq: u64, op: Op) {
+        if self.bugs.has(Bug::NoForward) {
+            self.acked.iter_mut().for_each(|a| *a = seq);
+        } else {
+            self.broadcast(PeerMsg::Apply { epoch: self.state.epoch, seq, op });
+        }
+    }
+
     /// A request under `ack = every-member` to a master (see the module docs).
     fn handle_request_safely(&mut self, now: Time, client: ClientId, id: u64, op: Op) {
         let refuse = |why| Err(ReplyError::Refused { why });
@@ -542,16 +552,9 @@ impl Replica {
         self.await_acks(now, client, id, seq, reachable);
     }
 
-    /// Sends request `seq` to every backup (unless the `no-forward` bug is on).
-    fn forward(&mut self, seq: u64, op: Op) {
-        if !self.bugs.has(Bug::NoForward) {
-            self.broadcast(PeerMsg::Apply { epoch: self.state.epoch, seq, op });
-        }
-    }
-
     /// Answers update `seq` now when no backup must acknowledge it, else once `waiting` all have.
     fn await_acks(&mut self, now: Time, client: ClientId, id: u64, seq: u64, waiting: BTreeSet<ReplicaId>) {
-        if waiting.is_empty() {
+        if waiting.is_empty() || self.bugs.has(Bug::NoForward) {
             self.respond(client, id, Ok(OpOutput::Done));
         } else {
             let deadline = now + self.params.ack_timeout;

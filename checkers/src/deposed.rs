@@ -1,0 +1,251 @@
+//! What a master did after another had taken over, in words: the data anomalies that the seeds'
+//! design allows (PROTOCOL.md, "What the seeds' design loses"), explained from the history.
+//!
+//! For every split-brain window the mastership checker found, the master that gave way at its
+//! end (the deposed one) went on serving the clients that reached it. The writes it acknowledged
+//! from the moment a rival said Master until it stepped down were applied to a state that its
+//! recovery then replaced with the rival's, so they are lost unless the rival applied them too;
+//! the reads it answered in that time may be stale. This module lists both, with their history
+//! lines, and says so in one sentence. It judges nothing: the linearizability and set checkers
+//! give the verdict; this explains it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{Op, OpType, Process};
+use crate::mastership::{Round, Window};
+
+/// A client operation as the explanation cites it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CitedOp {
+    /// Its completion's position in the history (the line is `index + 1`).
+    pub index: u64,
+    /// When it completed, ms since the history began.
+    pub at_ms: u64,
+    /// The client process.
+    pub process: u64,
+    /// What it did, e.g. `write r1 = 3`, `read r0 -> 2`, `append set 7`.
+    pub op: String,
+}
+
+/// One deposed master and what it did while a rival served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeposedMaster {
+    /// The master that gave way.
+    pub node: String,
+    /// The other masters of the window.
+    pub rivals: Vec<String>,
+    /// When a rival first said Master beside it.
+    pub from_ms: u64,
+    /// When it was first seen no longer Master (its state then replaced by its new master's), if
+    /// it was.
+    pub stepped_down_ms: Option<u64>,
+    /// Whom the name server registered when the window began.
+    pub registered: Vec<String>,
+    /// Updates (writes, compare-and-sets, appends) it acknowledged in that time.
+    pub acknowledged: Vec<CitedOp>,
+    /// Reads it answered in that time.
+    pub reads: Vec<CitedOp>,
+    /// The explanation in one sentence.
+    pub words: String,
+}
+
+/// Explains every split-brain window of `windows` (the mastership checker's) over `ops`.
+pub fn explain(ops: &[Op], windows: &[Window]) -> Vec<DeposedMaster> {
+    let rounds: Vec<(u64, Round)> = ops
+        .iter()
+        .filter(|o| o.process == Process::observer() && o.f == "observe")
+        .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (ms(o.time), r)))
+        .collect();
+    let mut out = Vec::new();
+    for window in windows {
+        let after = rounds.iter().find(|(t, r)| *t > window.end_ms && r.single_master(false).is_ok());
+        let survivor = after.and_then(|(_, r)| r.single_master(false).ok());
+        for node in window.masters.iter().filter(|m| Some(*m) != survivor.as_ref()) {
+            let stepped_down_ms = rounds
+                .iter()
+                .filter(|(t, _)| *t > window.start_ms)
+                .find(|(_, r)| {
+                    r.nodes.get(node).is_some_and(|v| v.as_ref().is_none_or(|v| v.role != "Master"))
+                })
+                .map(|(t, _)| *t);
+            let registered: Vec<String> = rounds
+                .iter()
+                .find(|(t, _)| *t >= window.start_ms)
+                .and_then(|(_, r)| {
+                    let ids = r.registrations.as_ref()?;
+                    Some(ids.iter().map(|id| name_of(r, *id)).collect())
+                })
+                .unwrap_or_default();
+            let until = stepped_down_ms.unwrap_or(u64::MAX);
+            let served: Vec<&Op> = ops
+                .iter()
+                .filter(|o| o.process.is_client() && o.kind == OpType::Ok && o.node.as_deref() == Some(node))
+                .filter(|o| (window.start_ms..until).contains(&ms(o.time)))
+                .collect();
+            let cite = |o: &&Op| CitedOp {
+                index: o.index,
+                at_ms: ms(o.time),
+                process: match o.process {
+                    Process::Client(p) => p,
+                    Process::Named(_) => 0,
+                },
+                op: describe(o),
+            };
+            let acknowledged: Vec<CitedOp> = served.iter().filter(|o| o.f != "read").map(cite).collect();
+            let reads: Vec<CitedOp> = served.iter().filter(|o| o.f == "read").map(cite).collect();
+            let rivals: Vec<String> = window.masters.iter().filter(|m| *m != node).cloned().collect();
+            let words =
+                words(node, &rivals, window.start_ms, stepped_down_ms, &registered, &acknowledged, &reads);
+            out.push(DeposedMaster {
+                node: node.clone(),
+                rivals,
+                from_ms: window.start_ms,
+                stepped_down_ms,
+                registered,
+                acknowledged,
+                reads,
+                words,
+            });
+        }
+    }
+    out
+}
+
+fn words(
+    node: &str,
+    rivals: &[String],
+    from_ms: u64,
+    stepped_down_ms: Option<u64>,
+    registered: &[String],
+    acknowledged: &[CitedOp],
+    reads: &[CitedOp],
+) -> String {
+    let secs = |t: u64| format!("{:.1} s", t as f64 / 1000.0);
+    let registered = if registered.is_empty() { "nobody".to_string() } else { registered.join(", ") };
+    let until = stepped_down_ms.map_or("the end of the test".to_string(), secs);
+    let sample = |ops: &[CitedOp]| {
+        let shown: Vec<String> =
+            ops.iter().take(3).map(|o| format!("{} at {}", o.op, secs(o.at_ms))).collect();
+        let more = ops.len().saturating_sub(3);
+        if more > 0 { format!("{}, and {more} more", shown.join(", ")) } else { shown.join(", ") }
+    };
+    let mut text = format!(
+        "{node} served as master from {} to {until} while {} said Master too (the name server registered {registered})",
+        secs(from_ms),
+        rivals.join(", "),
+    );
+    if !acknowledged.is_empty() {
+        let fate = match stepped_down_ms {
+            Some(t) => {
+                format!("were discarded at {} when it stepped down and took its new master's state", secs(t))
+            }
+            None => "stood only in its own state".to_string(),
+        };
+        text += &format!(
+            "; the {} update(s) it acknowledged in that time ({}) {fate}, unless a rival applied them too",
+            acknowledged.len(),
+            sample(acknowledged)
+        );
+    }
+    if !reads.is_empty() {
+        text += &format!(
+            "; the {} read(s) it answered ({}) came from a state its rivals may have moved past (stale)",
+            reads.len(),
+            sample(reads)
+        );
+    }
+    text + "."
+}
+
+fn describe(o: &Op) -> String {
+    let key = o.key.as_deref().unwrap_or("-");
+    match o.f.as_str() {
+        "read" => format!("read {key} -> {}", o.value),
+        "write" => format!("write {key} = {}", o.value),
+        "cas" => format!("cas {key} {}", o.value),
+        f => format!("{f} {key} {}", o.value),
+    }
+}
+
+fn name_of(round: &Round, id: u32) -> String {
+    round
+        .nodes
+        .iter()
+        .find(|(_, v)| v.as_ref().is_some_and(|v| v.id == id))
+        .map_or_else(|| format!("#{id}"), |(n, _)| n.clone())
+}
+
+fn ms(ns: u64) -> u64 {
+    ns / 1_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mastership::NodeView;
+
+    fn round(t_ms: u64, roles: &[(&str, u32, &str, u32)], registered: &[u32]) -> Op {
+        let nodes = roles
+            .iter()
+            .map(|(name, id, role, master)| {
+                let view = NodeView {
+                    id: *id,
+                    role: role.to_string(),
+                    master: Some(*master),
+                    applied: 0,
+                    election_messages: 0,
+                    started_unix_ms: 0,
+                };
+                (name.to_string(), Some(view))
+            })
+            .collect();
+        let round = Round { nodes, registrations: Some(registered.to_vec()) };
+        Op::new(t_ms * 1_000_000, Process::observer(), OpType::Info, "observe")
+            .with_value(serde_json::to_value(round).unwrap())
+    }
+
+    fn client(t_ms: u64, f: &str, key: &str, value: i64, node: &str) -> Op {
+        let mut op = Op::new(t_ms * 1_000_000, Process::Client(3), OpType::Ok, f).with_value(value.into());
+        op.key = Some(key.into());
+        op.node = Some(node.into());
+        op
+    }
+
+    #[test]
+    fn a_deposed_masters_acknowledged_writes_and_reads_are_cited_with_their_fate() {
+        let mut ops = vec![
+            round(1000, &[("n1", 0, "Master", 0), ("n2", 1, "Master", 1)], &[1]),
+            client(1100, "write", "r0", 3, "n1"),
+            client(1200, "read", "r0", 3, "n1"),
+            client(1250, "write", "r0", 4, "n2"),
+            round(1300, &[("n1", 0, "Backup", 1), ("n2", 1, "Master", 1)], &[1]),
+            client(1400, "write", "r0", 5, "n1"),
+        ];
+        for (i, op) in ops.iter_mut().enumerate() {
+            op.index = i as u64;
+        }
+        let windows = [Window { start_ms: 1000, end_ms: 1000, masters: vec!["n1".into(), "n2".into()] }];
+        let explained = explain(&ops, &windows);
+        assert_eq!(explained.len(), 1, "only n1 gave way");
+        let d = &explained[0];
+        assert_eq!(
+            (d.node.as_str(), d.stepped_down_ms, d.registered.clone()),
+            ("n1", Some(1300), vec!["n2".into()])
+        );
+        assert_eq!(
+            d.acknowledged.iter().map(|o| o.index).collect::<Vec<_>>(),
+            vec![1],
+            "not n2's, not after"
+        );
+        assert_eq!(d.reads.iter().map(|o| o.op.as_str()).collect::<Vec<_>>(), vec!["read r0 -> 3"]);
+        assert!(d.words.contains("write r0 = 3 at 1.1 s"), "{}", d.words);
+        assert!(d.words.contains("discarded at 1.3 s"), "{}", d.words);
+        assert!(d.words.contains("registered n2"), "{}", d.words);
+    }
+
+    #[test]
+    fn no_split_brain_explains_nothing() {
+        let ops = vec![round(1000, &[("n1", 0, "Master", 0), ("n2", 1, "Backup", 0)], &[0])];
+        assert!(explain(&ops, &[]).is_empty());
+    }
+}

@@ -49,15 +49,17 @@ pub struct DeposedMaster {
     pub words: String,
 }
 
-/// Explains every split-brain window of `windows` (the mastership checker's) over `ops`.
-pub fn explain(ops: &[Op], windows: &[Window]) -> Vec<DeposedMaster> {
-    let rounds: Vec<(u64, Round)> = ops
+/// Explains every stretch of `ops` in which two servers were master at once and the one that
+/// gave way served clients meanwhile.
+pub fn explain(ops: &[Op]) -> Vec<DeposedMaster> {
+    let mut rounds: Vec<(u64, Round)> = ops
         .iter()
         .filter(|o| o.process == Process::observer() && o.f == "observe")
         .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (ms(o.time), r)))
         .collect();
+    let windows = rivalries(&mut rounds);
     let mut out = Vec::new();
-    for window in windows {
+    for window in &windows {
         let after = rounds.iter().find(|(t, r)| *t > window.end_ms && r.single_master(false).is_ok());
         let survivor = after.and_then(|(_, r)| r.single_master(false).ok());
         for node in window.masters.iter().filter(|m| Some(*m) != survivor.as_ref()) {
@@ -93,6 +95,9 @@ pub fn explain(ops: &[Op], windows: &[Window]) -> Vec<DeposedMaster> {
             };
             let acknowledged: Vec<CitedOp> = served.iter().filter(|o| o.f != "read").map(cite).collect();
             let reads: Vec<CitedOp> = served.iter().filter(|o| o.f == "read").map(cite).collect();
+            if served.is_empty() {
+                continue;
+            }
             let rivals: Vec<String> = window.masters.iter().filter(|m| *m != node).cloned().collect();
             let words =
                 words(node, &rivals, window.start_ms, stepped_down_ms, &registered, &acknowledged, &reads);
@@ -109,6 +114,50 @@ pub fn explain(ops: &[Op], windows: &[Window]) -> Vec<DeposedMaster> {
         }
     }
     out
+}
+
+/// The stretches with two or more masters, where a node that did not answer a round (paused,
+/// or too slow) keeps the role it last showed: a paused master is still a master, and serves
+/// again when it resumes. Rewrites `rounds` with those carried-forward views.
+fn rivalries(rounds: &mut [(u64, Round)]) -> Vec<Window> {
+    let mut last: std::collections::BTreeMap<String, crate::mastership::NodeView> = Default::default();
+    for (_, round) in rounds.iter_mut() {
+        for (name, view) in round.nodes.iter_mut() {
+            match view {
+                Some(v) => {
+                    last.insert(name.clone(), v.clone());
+                }
+                None => *view = last.get(name).cloned(),
+            }
+        }
+    }
+    let mut windows: Vec<Window> = Vec::new();
+    let mut open = false;
+    for (t, round) in rounds.iter() {
+        let masters: Vec<String> = round
+            .nodes
+            .iter()
+            .filter(|(_, v)| v.as_ref().is_some_and(|v| v.role == "Master"))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if masters.len() < 2 {
+            open = false;
+            continue;
+        }
+        match windows.last_mut() {
+            Some(w) if open => {
+                w.end_ms = *t;
+                for m in masters {
+                    if !w.masters.contains(&m) {
+                        w.masters.push(m);
+                    }
+                }
+            }
+            _ => windows.push(Window { start_ms: *t, end_ms: *t, masters }),
+        }
+        open = true;
+    }
+    windows
 }
 
 fn words(
@@ -224,8 +273,7 @@ mod tests {
         for (i, op) in ops.iter_mut().enumerate() {
             op.index = i as u64;
         }
-        let windows = [Window { start_ms: 1000, end_ms: 1000, masters: vec!["n1".into(), "n2".into()] }];
-        let explained = explain(&ops, &windows);
+        let explained = explain(&ops);
         assert_eq!(explained.len(), 1, "only n1 gave way");
         let d = &explained[0];
         assert_eq!(
@@ -244,8 +292,28 @@ mod tests {
     }
 
     #[test]
+    fn a_paused_master_that_did_not_answer_is_still_a_master_when_it_serves_again() {
+        let mut paused = round(1000, &[("n1", 0, "Master", 0), ("n2", 1, "Master", 1)], &[1]);
+        paused.value["nodes"]["n1"] = serde_json::Value::Null;
+        let mut ops = vec![
+            round(900, &[("n1", 0, "Master", 0), ("n2", 1, "Backup", 0)], &[0]),
+            paused,
+            client(1100, "write", "r0", 4, "n2"),
+            client(1200, "write", "r0", 3, "n1"),
+            round(1300, &[("n1", 0, "Backup", 1), ("n2", 1, "Master", 1)], &[1]),
+        ];
+        for (i, op) in ops.iter_mut().enumerate() {
+            op.index = i as u64;
+        }
+        let explained = explain(&ops);
+        assert_eq!(explained.len(), 1, "{explained:?}");
+        assert_eq!(explained[0].node, "n1");
+        assert_eq!(explained[0].acknowledged.iter().map(|o| o.index).collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
     fn no_split_brain_explains_nothing() {
         let ops = vec![round(1000, &[("n1", 0, "Master", 0), ("n2", 1, "Backup", 0)], &[0])];
-        assert!(explain(&ops, &[]).is_empty());
+        assert!(explain(&ops).is_empty());
     }
 }

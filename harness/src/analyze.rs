@@ -37,7 +37,7 @@ pub fn analyze(ops: &[Op]) -> Results {
         None
     };
     if let Some((_, valid, value)) = data.as_mut().filter(|(_, valid, _)| *valid != Verdict::Valid) {
-        let explained = deposed::explain(ops, &m.split_brain_windows);
+        let explained = deposed::explain(ops);
         value["deposed_masters"] = serde_json::to_value(explained).expect("explanations serialize");
         let _ = valid;
     }

@@ -4,9 +4,11 @@
 //! for event, in a fraction of real time.
 //!
 //! What differs from a real run: the network is the simulator's (1 ms links with up to 1 ms of
-//! seeded jitter); a client sends each request to the master the name server registers (or, when
-//! none is registered, to a replica drawn at random) and takes a redirect as a definite failure;
-//! status queries reach every replica that is up and not paused.
+//! seeded jitter); a client keeps the master it last used, as the real one does, and looks the
+//! master up at the name server when it has none (a replica drawn at random when none is
+//! registered), but takes a redirect as a definite failure of that operation (the real client
+//! follows it within the same operation); status queries reach every replica that is up and not
+//! paused.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -21,7 +23,7 @@ use faults::fault::Fault;
 use nodes::protocol::ReplicaId;
 use nodes::protocol::bugs::Bugs;
 use nodes::protocol::kv::Op;
-use nodes::protocol::message::OpOutput;
+use nodes::protocol::message::{OpOutput, ReplyError};
 use nodes::sim::{NodeId, Sim, SimConfig, SimEvent};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -119,6 +121,8 @@ struct Slot {
     process: u64,
     ops: ClientGen,
     busy: bool,
+    /// The master this client believes in, as the real client caches it.
+    master: Option<ReplicaId>,
 }
 
 struct World<'p> {
@@ -186,7 +190,7 @@ impl<'p> World<'p> {
         for slot in 0..self.plan.concurrency {
             let process = slot as u64;
             let ops = ClientGen::new(self.plan.workload, self.plan.seed, process);
-            self.slots.push(Slot { process, ops, busy: false });
+            self.slots.push(Slot { process, ops, busy: false, master: None });
             let stagger = period.mul_f64(slot as f64 / self.plan.concurrency as f64);
             self.agenda.push(Reverse((start + stagger, Task::Issue(slot))));
         }
@@ -313,12 +317,16 @@ impl<'p> World<'p> {
     fn invoke(&mut self, slot: usize, process: u64, f: &'static str, op: Op) -> u64 {
         let (key, argument) = describe(&op);
         self.record(Process::Client(process), OpType::Invoke, f, argument).key = Some(key);
+        let cached = self.slots.get(slot).and_then(|s| s.master);
         let registered =
-            self.sim.nameserver().registrations(&self.group, self.sim.now()).first().map(|r| r.id);
-        let target = registered.unwrap_or_else(|| self.rng.random_range(0..self.hosts.len() as ReplicaId));
+            || self.sim.nameserver().registrations(&self.group, self.sim.now()).first().map(|r| r.id);
+        let target = cached
+            .or_else(registered)
+            .unwrap_or_else(|| self.rng.random_range(0..self.hosts.len() as ReplicaId));
         let request = self.sim.request(target, op.clone());
         if let Some(s) = self.slots.get_mut(slot) {
             s.busy = true;
+            s.master = Some(target);
         }
         self.outstanding.insert(request, Outstanding { slot, target, process, f, op });
         self.agenda.push(Reverse((self.sim.now() + self.plan.op_timeout, Task::Expire(request))));
@@ -346,6 +354,10 @@ impl<'p> World<'p> {
                 SimEvent::RoleChanged { .. } => continue,
             };
             let Some(call) = self.outstanding.remove(&request) else { continue };
+            if let (Err(ReplyError::NotMaster { master }), Some(s)) = (&result, self.slots.get_mut(call.slot))
+            {
+                s.master = master.filter(|&m| m != call.target);
+            }
             let (key, argument) = describe(&call.op);
             let (kind, value, error) = match result {
                 Ok(OpOutput::Value(v)) => {
@@ -388,6 +400,7 @@ impl<'p> World<'p> {
         if kind == OpType::Info {
             s.process += concurrency;
             s.ops = ClientGen::new(workload, seed, s.process);
+            s.master = None;
         }
     }
 

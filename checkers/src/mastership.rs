@@ -8,8 +8,11 @@
 //!
 //! Valid when every round in the stability window shows the same master `m`: `m` is the only
 //! node that says Master, every other node answers, says Backup and follows `m`, and the name
-//! server registers exactly `m`. Unknown when the history has no stability window or no round in
-//! it. The rest (windows, times, message counts) is reported beside the verdict.
+//! server registers exactly `m`; and when no split brain outlived a heal: once every fault of the
+//! workload has been undone, two nodes saying Master must not still be seen [`SELF_HEAL_BOUND`]
+//! later while no new fault has started (self-monitoring restores one master after a partition
+//! heals, within a few detector periods). Unknown when the history has no stability window or no
+//! round in it. The rest (windows, times, message counts) is reported beside the verdict.
 
 use std::collections::BTreeMap;
 
@@ -152,8 +155,62 @@ pub struct MastershipResult {
     pub messages_per_election: Option<f64>,
 }
 
+/// How long after the last fault is undone a split brain may still be seen before it counts as
+/// one self-monitoring failed to end: ten detector periods of the default timers (300 ms each).
+pub const SELF_HEAL_BOUND_MS: u64 = 3_000;
+
 fn ms(ns: u64) -> u64 {
     ns / 1_000_000
+}
+
+/// The stretches of the workload (before the final phase) with no fault in force: from the undo
+/// that left none active to the next fault, in ns.
+fn fault_free_spans(ops: &[Op]) -> Vec<(u64, u64)> {
+    let end = harness_time(ops, "final-phase").unwrap_or(u64::MAX);
+    let mut active: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut spans = Vec::new();
+    let mut free_since = None;
+    for o in
+        ops.iter().filter(|o| o.process == Process::nemesis() && o.kind == OpType::Invoke && o.time < end)
+    {
+        let (fault, start) = match o.f.as_str() {
+            "heal" => ("partition", false),
+            "start" => ("kill", false),
+            "resume" => ("pause", false),
+            "reset-clock" => ("clock", false),
+            f => (f, true),
+        };
+        let count = active.entry(fault).or_default();
+        if start {
+            if let Some(since) = free_since.take() {
+                spans.push((since, o.time));
+            }
+            *count += 1;
+        } else {
+            *count = count.saturating_sub(1);
+            if active.values().all(|c| *c == 0) {
+                free_since = Some(o.time);
+            }
+        }
+    }
+    if let (Some(since), true) = (free_since, end != u64::MAX) {
+        spans.push((since, end));
+    }
+    spans
+}
+
+/// The first round that shows two masters [`SELF_HEAL_BOUND_MS`] or more into a fault-free
+/// stretch, with the stretch's start (ms).
+fn outlived_heal(rounds: &[(u64, Round)], ops: &[Op]) -> Option<(u64, u64, Vec<String>)> {
+    let spans = fault_free_spans(ops);
+    rounds.iter().find_map(|(t, r)| {
+        let masters = r.masters();
+        if masters.len() < 2 {
+            return None;
+        }
+        let span = spans.iter().find(|(from, to)| t >= from && t < to)?;
+        (ms(*t) >= ms(span.0) + SELF_HEAL_BOUND_MS).then(|| (ms(*t), ms(span.0), masters))
+    })
 }
 
 fn harness_time(ops: &[Op], f: &str) -> Option<u64> {
@@ -237,6 +294,18 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         }
     }
     let master = kept.expect("the window has a round");
+    if let Some((at, healed, masters)) = outlived_heal(&rounds, ops) {
+        result.valid = Verdict::Invalid;
+        result.violation_ms = Some(at);
+        result.persisted_masters = masters.clone();
+        result.summary = format!(
+            "split brain outlived a heal: {} still said Master at {at} ms, {} ms after every fault was undone \
+             at {healed} ms (self-monitoring must restore one master within {SELF_HEAL_BOUND_MS} ms)",
+            masters.join(", "),
+            at - healed
+        );
+        return result;
+    }
     result.valid = Verdict::Valid;
     result.convergence_ms = harness_time(ops, "final-phase").map(|final_phase| {
         let converged = rounds
@@ -377,6 +446,41 @@ mod tests {
         assert_eq!(r.valid, Verdict::Valid, "{}", r.summary);
         assert_eq!(r.master.as_deref(), Some("n2"));
         assert_eq!(r.elections, 1);
+    }
+
+    /// Rounds every 500 ms from `from` to `to` showing two masters, after a partition healed at
+    /// 1000 ms, then a healthy stability window at 20 s.
+    fn split_after_heal(from: u64, to: u64, next_fault: Option<u64>) -> Vec<Op> {
+        let split = |t| observe(t, [view(0, "Master", 0), view(1, "Master", 1), view(2, "Backup", 1)], &[0]);
+        let mut ops = vec![
+            event(500, Process::nemesis(), "partition", serde_json::Value::Null),
+            event(1000, Process::nemesis(), "heal", serde_json::Value::Null),
+        ];
+        ops.iter_mut().for_each(|o| o.kind = OpType::Invoke);
+        if let Some(t) = next_fault {
+            let mut kill = event(t, Process::nemesis(), "kill", serde_json::Value::Null);
+            kill.kind = OpType::Invoke;
+            ops.push(kill);
+        }
+        ops.extend((from..=to).step_by(500).map(split));
+        ops.extend((0..5).map(|i| healthy(20_000 + i * 100, 0)));
+        with_window(ops, 20_050, 20_500)
+    }
+
+    #[test]
+    fn a_split_brain_that_outlives_a_heal_is_invalid_even_if_the_end_is_healthy() {
+        let r = check(&split_after_heal(1500, 5000, None));
+        assert_eq!(r.valid, Verdict::Invalid, "{}", r.summary);
+        assert!(r.summary.contains("outlived a heal") && r.summary.contains("4000 ms"), "{}", r.summary);
+        assert_eq!(r.violation_ms, Some(4000));
+    }
+
+    #[test]
+    fn a_split_brain_ended_within_the_bound_or_cut_short_by_a_new_fault_is_not_held_against_the_group() {
+        let r = check(&split_after_heal(1500, 3500, None));
+        assert_eq!(r.valid, Verdict::Valid, "ended 2.5 s after the heal: {}", r.summary);
+        let r = check(&split_after_heal(1500, 9000, Some(2500)));
+        assert_eq!(r.valid, Verdict::Valid, "a new fault started 1.5 s after the heal: {}", r.summary);
     }
 
     #[test]

@@ -24,6 +24,8 @@ use tokio::sync::Notify;
 
 use crate::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
 use crate::error::Error;
+use nodes::protocol::bugs::Bug;
+
 use crate::plan::{NodesSource, Plan, PlanError, ReplicaSettings, TestSpec, Workload};
 use crate::run;
 use crate::store;
@@ -44,6 +46,10 @@ pub struct Matrix {
     /// Replica settings.
     #[serde(default)]
     pub replica: Vec<ReplicaSettings>,
+    /// Deliberate bugs, each entry a list like `--bug` (`[]` for none): the mutants a campaign
+    /// proves the checkers against.
+    #[serde(default)]
+    pub bugs: Vec<Vec<Bug>>,
 }
 
 /// A campaign file.
@@ -133,6 +139,11 @@ pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanE
     } else {
         file.matrix.replica.clone()
     };
+    let bug_sets: Vec<Option<Vec<Bug>>> = if file.matrix.bugs.is_empty() {
+        vec![None]
+    } else {
+        file.matrix.bugs.iter().cloned().map(Some).collect()
+    };
     let seeds: Vec<Option<u64>> = if !file.seeds.is_empty() {
         file.seeds.iter().copied().map(Some).collect()
     } else {
@@ -143,12 +154,20 @@ pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanE
         for nemesis in &nemeses {
             for workload in &workloads {
                 for (r, replica) in replicas.iter().enumerate() {
-                    for seed in &seeds {
+                    for (bugs, seed) in bug_sets.iter().flat_map(|b| seeds.iter().map(move |s| (b, s))) {
+                        let bug_label = bugs.as_ref().map(|b| {
+                            if b.is_empty() {
+                                "no-bug".to_string()
+                            } else {
+                                b.iter().map(|b| b.name()).collect::<Vec<_>>().join("+")
+                            }
+                        });
                         let label = [
                             nodes.map(|n| format!("{n}n")),
                             nemesis.clone().map(|n| n.replace(',', "+")),
                             workload.map(|w| format!("{w:?}").to_lowercase()),
                             (replicas.len() > 1).then(|| format!("r{r}")),
+                            bug_label,
                         ]
                         .into_iter()
                         .flatten()
@@ -163,6 +182,7 @@ pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanE
                             nemesis: nemesis.clone().map(|n| vec![n]),
                             workload: *workload,
                             seed: *seed,
+                            bugs: bugs.clone(),
                             replica: replica.clone(),
                             ..TestSpec::default()
                         };
@@ -329,6 +349,19 @@ mod tests {
         assert_eq!(name, "nightly");
         assert_eq!(plans.len(), 2 * 4 * 2 * 3 * 2, "nodes x nemesis x workload x replica x seeds");
         assert!(plans.iter().all(|p| p.time_limit.as_secs() == 60));
+        let names: std::collections::BTreeSet<_> = plans.iter().map(|p| (p.name.clone(), p.seed)).collect();
+        assert_eq!(names.len(), plans.len(), "every run has its own name and seed");
+    }
+
+    #[test]
+    fn the_mutants_campaign_is_every_bug_and_the_correct_group_over_ten_seeds_of_the_main_command() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/mutants.yaml");
+        let (_, plans) = plans(&path, 0).unwrap();
+        assert_eq!(plans.len(), 5 * 10, "no bug and four bugs, ten seeds each");
+        let bugs: std::collections::BTreeSet<Vec<Bug>> = plans.iter().map(|p| p.bugs.clone()).collect();
+        assert_eq!(bugs.len(), 5);
+        assert!(plans.iter().all(|p| p.replica.ack == Some(nodes::protocol::params::AckMode::EveryMember)));
+        assert!(plans.iter().all(|p| p.time_limit.as_secs() == 30 && p.nemesis_interval.as_secs() == 5));
         let names: std::collections::BTreeSet<_> = plans.iter().map(|p| (p.name.clone(), p.seed)).collect();
         assert_eq!(names.len(), plans.len(), "every run has its own name and seed");
     }

@@ -89,6 +89,10 @@ pub fn schedule(plan: &Plan) -> Vec<(Duration, Step)> {
     steps
 }
 
+/// How often a fault goes for the current master rather than a uniform draw of the plan's
+/// shapes and targets.
+pub const MASTER_BIAS: f64 = 0.5;
+
 /// Draws the concrete fault of `kind`: shape or targets, and clock rate.
 pub fn resolve(
     kind: NemesisKind,
@@ -98,14 +102,27 @@ pub fn resolve(
     nameserver: &Host,
     master: Option<&Host>,
 ) -> Fault {
+    // Mastership-aware: half the time, when the plan allows it and the master is known, the
+    // fault goes for the master (cut it off, kill, pause or skew it), since that is what breaks
+    // election, self-monitoring and replication; the other half draws uniformly, so every shape
+    // and target of the plan is still exercised.
+    let at_master = |rng: &mut ChaCha8Rng| master.is_some() && rng.random_bool(MASTER_BIAS);
     let targets = |rng: &mut ChaCha8Rng| {
-        let selector = plan.targets[rng.random_range(0..plan.targets.len())];
+        let selector = if plan.targets.contains(&Selector::Master) && at_master(rng) {
+            Selector::Master
+        } else {
+            plan.targets[rng.random_range(0..plan.targets.len())]
+        };
         let picked = select(selector, replicas, master, rng);
         if picked.is_empty() { select(Selector::One, replicas, None, rng) } else { picked }
     };
     match kind {
         NemesisKind::Partition => {
-            let shape = plan.partition_shapes[rng.random_range(0..plan.partition_shapes.len())];
+            let shape = if plan.partition_shapes.contains(&Shape::IsolateMaster) && at_master(rng) {
+                Shape::IsolateMaster
+            } else {
+                plan.partition_shapes[rng.random_range(0..plan.partition_shapes.len())]
+            };
             let grudge = grudge(shape, replicas, nameserver, master, rng)
                 .or_else(|_| grudge(Shape::Halves, replicas, nameserver, None, rng))
                 .unwrap_or_default();

@@ -172,7 +172,7 @@ fn benches(c: &mut Criterion) {
             (*name, histories, *model)
         })
         .collect();
-    let budget = Budget { time: Duration::from_secs(60), states: 5_000_000 };
+    let budget = Budget { time: Duration::from_secs(60), ..Budget::default() };
     let mut g = c.benchmark_group("linearizable, shared histories");
     g.sample_size(10);
     for (name, histories, model) in &parsed {

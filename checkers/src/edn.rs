@@ -11,8 +11,10 @@ pub enum Edn {
     Nil,
     /// `true` or `false`.
     Bool(bool),
-    /// An integer.
+    /// An integer that fits 64 bits.
     Int(i64),
+    /// A larger integer, as its canonical decimal digits (`-` first when negative).
+    BigInt(String),
     /// A floating-point number.
     Float(f64),
     /// A string.
@@ -47,6 +49,7 @@ impl fmt::Display for Edn {
             Edn::Nil => write!(f, "nil"),
             Edn::Bool(b) => write!(f, "{b}"),
             Edn::Int(i) => write!(f, "{i}"),
+            Edn::BigInt(digits) => write!(f, "{digits}N"),
             Edn::Float(x) => write!(f, "{x}"),
             Edn::Str(s) => write!(f, "{s:?}"),
             Edn::Keyword(k) => write!(f, ":{k}"),
@@ -84,12 +87,29 @@ pub struct Reader<'a> {
     text: &'a [u8],
     pos: usize,
     line: usize,
+    depth: usize,
+}
+
+/// How deep forms may nest: deeper input is refused rather than read by recursion.
+pub const MAX_DEPTH: usize = 1000;
+
+/// The canonical decimal digits of an integer token too large for 64 bits (`None` if not one).
+pub fn big_integer(token: &str) -> Option<String> {
+    let (sign, digits) = match token.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", token.strip_prefix('+').unwrap_or(token)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = digits.trim_start_matches('0');
+    Some(if digits.is_empty() { "0".to_string() } else { format!("{sign}{digits}") })
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `text`.
     pub fn new(text: &'a str) -> Self {
-        Reader { text: text.as_bytes(), pos: 0, line: 1 }
+        Reader { text: text.as_bytes(), pos: 0, line: 1, depth: 0 }
     }
 
     /// The line the reader is on.
@@ -140,6 +160,17 @@ impl<'a> Reader<'a> {
     }
 
     fn form(&mut self) -> Result<Edn, EdnError> {
+        self.depth += 1;
+        let form = if self.depth > MAX_DEPTH {
+            self.error(format!("forms nested deeper than {MAX_DEPTH}"))
+        } else {
+            self.form_within()
+        };
+        self.depth -= 1;
+        form
+    }
+
+    fn form_within(&mut self) -> Result<Edn, EdnError> {
         self.skip();
         let Some(c) = self.peek() else { return self.error("unexpected end of input") };
         match c {
@@ -241,6 +272,9 @@ impl<'a> Reader<'a> {
             t if t.starts_with(':') => Edn::Keyword(t[1..].to_string()),
             t => match t.trim_end_matches('N').parse::<i64>() {
                 Ok(i) => Edn::Int(i),
+                Err(_) if big_integer(t.trim_end_matches('N')).is_some() => {
+                    Edn::BigInt(big_integer(t.trim_end_matches('N')).expect("checked"))
+                }
                 Err(_) => match t.trim_end_matches('M').parse::<f64>() {
                     Ok(x) if t.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') => {
                         Edn::Float(x)

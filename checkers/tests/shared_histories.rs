@@ -37,6 +37,9 @@ fn manifest() -> Vec<(PathBuf, Format, Model, Verdict)> {
             continue;
         }
         let expected = match cells[7] {
+            // A history with no client operation (MANIFEST's op count 0) is vacuously
+            // linearizable to knossos; this project says unknown: nothing was checked.
+            "LIN" if cells[4] == "0" => Verdict::Unknown,
             "LIN" => Verdict::Valid,
             "NONLIN" => Verdict::Invalid,
             other => panic!("unknown verdict {other:?} in MANIFEST.md"),
@@ -61,7 +64,7 @@ fn every_shared_history_gets_its_known_verdict() {
     for (path, format, model, expected) in &rows {
         let text = std::fs::read_to_string(path).unwrap();
         let ops = operations(&text, *format, *model).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let result = check(&ops, *model, Budget { time: Duration::from_secs(30), states: 5_000_000 });
+        let result = check(&ops, *model, Budget { time: Duration::from_secs(30), ..Budget::default() });
         if result.valid != *expected {
             wrong.push(format!(
                 "{}: got {:?}, expected {expected:?} ({:?})",

@@ -73,6 +73,9 @@ enum Command {
         /// Seconds per file before its verdict is unknown.
         #[arg(long, default_value_t = 60)]
         time_limit: u64,
+        /// MiB the search may memoise per file before its verdict is unknown.
+        #[arg(long, default_value_t = checkers::linearizable::DEFAULT_BUDGET_BYTES >> 20)]
+        memory_mb: usize,
     },
     /// Run a campaign: a matrix of tests, one after another, and a summary.
     Campaign {
@@ -288,8 +291,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(report_demo(&outcome))
         }
         Command::Test(args) => runtime.block_on(test(*args)),
-        Command::Check { files, model, format, json, time_limit } => {
-            Ok(check(&files, model, format, json, time_limit))
+        Command::Check { files, model, format, json, time_limit, memory_mb } => {
+            let budget = checkers::linearizable::Budget {
+                time: std::time::Duration::from_secs(time_limit),
+                bytes: memory_mb << 20,
+            };
+            Ok(check(&files, model, format, json, budget))
         }
         Command::Serve { port, bind, store } => runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind((bind, port))
@@ -473,9 +480,9 @@ fn check(
     model: checkers::linearizable::Model,
     format: checkers::linearizable::Format,
     json: bool,
-    time_limit: u64,
+    budget: checkers::linearizable::Budget,
 ) -> ExitCode {
-    use checkers::linearizable::{Budget, check, operations};
+    use checkers::linearizable::{check, operations};
     use checkers::verdict::Verdict;
     let mut histories = Vec::new();
     for file in files {
@@ -497,11 +504,7 @@ fn check(
     let mut worst = Verdict::Valid;
     for (file, ops) in histories {
         let started = std::time::Instant::now();
-        let result = check(
-            &ops,
-            model,
-            Budget { time: std::time::Duration::from_secs(time_limit), ..Budget::default() },
-        );
+        let result = check(&ops, model, budget);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         worst = worst.worst(result.valid);
         if json {

@@ -1,7 +1,7 @@
 //! Linearizability: per-key (P-compositional) Wing-Gong-Lowe search, memoising every
 //! (set of linearized operations, model state) pair it has tried, for the `register`,
 //! `cas-register` and `kv` models. Operations whose outcome is unknown (crashed, `info`, never
-//! completed) may take effect at any point after their invocation. A time and state budget turns
+//! completed) may take effect at any point after their invocation. A time and memory budget turns
 //! a search that would not finish into `unknown` instead of exhausting memory. On a violation it
 //! names where the search got stuck: the operation whose completion could not be reached, the
 //! operations that could have gone next, and the last consistent state.
@@ -24,13 +24,17 @@ use crate::verdict::Verdict;
 pub struct Budget {
     /// Give up (unknown) after this long.
     pub time: Duration,
-    /// Give up (unknown) after memoising this many states (about 150 bytes each).
-    pub states: usize,
+    /// Give up (unknown) once the memo of tried (linearized set, state) pairs holds this many
+    /// bytes: the search's memory, which grows with operations × states tried.
+    pub bytes: usize,
 }
+
+/// The default memory budget of one check: 512 MiB.
+pub const DEFAULT_BUDGET_BYTES: usize = 512 << 20;
 
 impl Default for Budget {
     fn default() -> Self {
-        Budget { time: Duration::from_secs(60), states: 5_000_000 }
+        Budget { time: Duration::from_secs(60), bytes: DEFAULT_BUDGET_BYTES }
     }
 }
 
@@ -98,9 +102,14 @@ pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableRes
         reason: None,
         counterexample: None,
     };
+    if ops.is_empty() {
+        result.valid = Verdict::Unknown;
+        result.reason = Some("the history has no client operation to check".into());
+        return result;
+    }
     for (key, ops) in by_key {
         let search = Search::new(&ops, model);
-        let (outcome, states) = search.run(deadline, budget.states);
+        let (outcome, states) = search.run(deadline, budget.bytes);
         result.states += states;
         match outcome {
             Outcome::Linearizable => {}
@@ -117,6 +126,15 @@ pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableRes
         }
     }
     result
+}
+
+/// The heap bytes a value holds beyond its own size.
+fn heap_bytes(v: &Val) -> usize {
+    match v {
+        Val::BigInt(t) | Val::Str(t) | Val::Keyword(t) | Val::Other(t) => t.capacity(),
+        Val::List(items) => items.iter().map(|i| std::mem::size_of::<Val>() + heap_bytes(i)).sum(),
+        Val::Nil | Val::Int(_) | Val::Float(_) | Val::Bool(_) => 0,
+    }
 }
 
 enum Outcome {
@@ -242,8 +260,11 @@ impl<'a> Search<'a> {
         Counterexample { key: None, linearized, state: state.to_string(), blocking, candidates }
     }
 
-    fn run(mut self, deadline: Instant, max_states: usize) -> (Outcome, u64) {
+    fn run(mut self, deadline: Instant, max_bytes: usize) -> (Outcome, u64) {
         let words = self.ops.len().div_ceil(64);
+        // What one memo entry costs: its bitset, its state, and the hash set's own share.
+        let entry_bytes = |v: &Val| words * 8 + std::mem::size_of::<(Vec<u64>, Val)>() + heap_bytes(v) + 16;
+        let mut memo_bytes = 0usize;
         let mut linearized = vec![0u64; words];
         let mut state = self.model.initial();
         let mut stack: Vec<(usize, Val)> = Vec::new();
@@ -260,8 +281,15 @@ impl<'a> Search<'a> {
                     cache.len() as u64,
                 );
             }
-            if cache.len() > max_states {
-                return (Outcome::GaveUp(format!("state budget of {max_states} spent")), cache.len() as u64);
+            if memo_bytes > max_bytes {
+                return (
+                    Outcome::GaveUp(format!(
+                        "memory budget of {} MiB spent after {} states",
+                        max_bytes >> 20,
+                        cache.len()
+                    )),
+                    cache.len() as u64,
+                );
             }
             if entry == NONE {
                 break;
@@ -272,7 +300,9 @@ impl<'a> Search<'a> {
                 if let Some(next_state) = self.model.step(&state, &o.call, &o.ret) {
                     let mut with = linearized.clone();
                     with[op / 64] |= 1 << (op % 64);
+                    let cost = entry_bytes(&next_state);
                     if cache.insert((with.clone(), next_state.clone())) {
+                        memo_bytes += cost;
                         stack.push((entry, std::mem::replace(&mut state, next_state)));
                         linearized = with;
                         self.lift(entry);
@@ -360,8 +390,8 @@ mod tests {
         let mut ops: Vec<Operation> =
             (0..12).map(|i| op(i, Some(100 + i), Call::Write(Val::Int(i as i64)), Ret::Done)).collect();
         ops.push(op(200, Some(201), Call::Read, Ret::Value(Val::Int(99))));
-        let r = check(&ops, Model::CasRegister, Budget { time: Duration::from_secs(10), states: 100 });
+        let r = check(&ops, Model::CasRegister, Budget { time: Duration::from_secs(10), bytes: 2_000 });
         assert_eq!(r.valid, Verdict::Unknown);
-        assert!(r.reason.unwrap().contains("state budget"));
+        assert!(r.reason.unwrap().contains("memory budget"));
     }
 }

@@ -2,15 +2,35 @@
 
 use std::fmt;
 
-/// A value in a register or a map.
+/// A value in a register or a map, compared exactly and structurally: an integer, a float, a
+/// string, a boolean, a keyword and a list are never equal to one another, whatever they print as.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Val {
     /// Absent.
     Nil,
-    /// An integer.
+    /// An integer that fits 64 bits.
     Int(i64),
+    /// A larger integer, as its canonical decimal digits (`-` first when negative).
+    BigInt(String),
+    /// A floating-point number, by its bits (`-0.0` as `0.0`; NaN equals only itself).
+    Float(u64),
+    /// A boolean.
+    Bool(bool),
     /// A string.
     Str(String),
+    /// An EDN keyword, without its colon (never equal to the string of the same letters).
+    Keyword(String),
+    /// A list or vector.
+    List(Vec<Val>),
+    /// Anything else (a map, a set, a symbol), by its printed form.
+    Other(String),
+}
+
+impl Val {
+    /// A float, by its bits.
+    pub fn float(x: f64) -> Val {
+        Val::Float(if x == 0.0 { 0f64.to_bits() } else { x.to_bits() })
+    }
 }
 
 impl fmt::Display for Val {
@@ -18,7 +38,22 @@ impl fmt::Display for Val {
         match self {
             Val::Nil => write!(f, "nil"),
             Val::Int(i) => write!(f, "{i}"),
+            Val::BigInt(digits) => write!(f, "{digits}N"),
+            Val::Float(bits) => write!(f, "{:?}", f64::from_bits(*bits)),
+            Val::Bool(b) => write!(f, "{b}"),
             Val::Str(s) => write!(f, "{s:?}"),
+            Val::Keyword(k) => write!(f, ":{k}"),
+            Val::List(items) => {
+                write!(f, "[")?;
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        write!(f, " ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                write!(f, "]")
+            }
+            Val::Other(text) => write!(f, "{text}"),
         }
     }
 }
@@ -115,6 +150,12 @@ mod tests {
             r.step(&Val::Int(2), &Call::Cas(Val::Int(1), Val::Int(3)), &Ret::Unknown),
             Some(Val::Int(2))
         );
+        assert_ne!(Val::Int(1), Val::float(1.0));
+        assert_ne!(Val::Str("1".into()), Val::Int(1));
+        assert_ne!(Val::Str("true".into()), Val::Bool(true));
+        assert_ne!(Val::Str("[1 2]".into()), Val::List(vec![Val::Int(1), Val::Int(2)]));
+        assert_ne!(Val::Keyword("a".into()), Val::Str("a".into()));
+        assert_eq!(Val::float(-0.0), Val::float(0.0));
         let kv = Model::Kv;
         let s = |x: &str| Val::Str(x.into());
         assert_eq!(kv.step(&s("a"), &Call::Append(s("b")), &Ret::Done), Some(s("ab")));

@@ -1,12 +1,21 @@
 //! Histories other tools wrote, turned into operations under each source's semantics.
 //!
-//! * `jepsen-log` (Jepsen 0.0.x text logs, porcupine's etcd data): `:fail :cas` is a CAS that
-//!   returned false; `:fail :read` is a read with an unknown result; `:info` leaves the operation
-//!   pending (unknown outcome).
+//! * `jepsen-log` (Jepsen 0.0.x text logs, porcupine's etcd data): `:fail` means the operation
+//!   did not happen, as everywhere in Jepsen: a failed write or read is dropped; a failed CAS is
+//!   one that found another value (returned false), as porcupine reads these logs; `:info` leaves
+//!   the operation pending (unknown outcome). Lines that are not op lines (other log output) are
+//!   skipped.
 //! * `edn` (knossos data, porcupine's kv data): `:fail` operations did not happen and are
-//!   dropped; `:info` and never-completed operations are pending; nemesis events are ignored; for
-//!   the `cas-register` model a read of `nil` is a wildcard.
-//! * `jsonl` (this project's histories): as `edn`, with `null` reads meaning absent.
+//!   dropped; `:info` and never-completed operations are pending; nemesis events (keyword
+//!   processes) are ignored; for the `cas-register` model a read of `nil` is a wildcard. A
+//!   process must be an integer or a keyword.
+//! * `jsonl` (this project's histories): as `edn`, with `null` reads meaning absent; a process is
+//!   a client number or `nemesis`, `observer`, `harness`.
+//!
+//! Values are compared exactly (see [`Val`]): integers beyond 64 bits keep their digits, and a
+//! JSON number that only a float could hold is refused rather than rounded. In every format, a
+//! completion without an invocation, or whose `f` or key differs from its invocation's, is refused
+//! with its line.
 //!
 //! A pending operation may take effect at any point after its invocation; since its outcome is
 //! unknown it is always legal, so it constrains nothing but the state it leaves.
@@ -102,7 +111,7 @@ fn jepsen_log(text: &str) -> Result<Vec<Event>, ParseError> {
             continue;
         }
         let process = fields[0].trim().to_string();
-        if process == ":nemesis" {
+        if process.starts_with(':') {
             continue;
         }
         let kind = op_type(fields[1].trim())
@@ -144,7 +153,12 @@ fn edn(text: &str) -> Result<Vec<Event>, ParseError> {
         let process = match field("process") {
             Edn::Int(p) => p.to_string(),
             Edn::Keyword(k) => format!(":{k}"),
-            other => other.to_string(),
+            other => {
+                return Err(ParseError {
+                    line,
+                    problem: format!("process {other} is neither an integer nor a keyword"),
+                });
+            }
         };
         let kind = match field("type") {
             Edn::Keyword(k) => op_type(&format!(":{k}")),
@@ -170,7 +184,7 @@ fn jsonl(text: &str) -> Result<Vec<Event>, ParseError> {
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let op: HistoryOp =
             serde_json::from_str(line).map_err(|e| ParseError { line: n + 1, problem: e.to_string() })?;
-        events.extend(history_event(n + 1, &op));
+        events.extend(history_event(n + 1, &op)?);
     }
     Ok(events)
 }
@@ -178,34 +192,64 @@ fn jsonl(text: &str) -> Result<Vec<Event>, ParseError> {
 /// The client operations of this project's history (already read), paired for `model` under the
 /// `jsonl` semantics; errors name the line (`index + 1`).
 pub fn history_operations(ops: &[HistoryOp], model: Model) -> Result<Vec<Operation>, ParseError> {
-    let events = ops.iter().filter_map(|op| history_event(op.index as usize + 1, op)).collect();
+    let mut events = Vec::new();
+    for op in ops {
+        events.extend(history_event(op.index as usize + 1, op)?);
+    }
     pair(events, Format::Jsonl, model)
 }
 
-fn history_event(line: usize, op: &HistoryOp) -> Option<Event> {
-    let Process::Client(p) = op.process else { return None };
-    Some(Event {
+fn history_event(line: usize, op: &HistoryOp) -> Result<Option<Event>, ParseError> {
+    let p = match &op.process {
+        Process::Client(p) => *p,
+        Process::Named(name) if ["nemesis", "observer", "harness"].contains(&name.as_str()) => {
+            return Ok(None);
+        }
+        Process::Named(name) => {
+            return Err(ParseError {
+                line,
+                problem: format!(
+                    "process {name:?} is neither a client number nor nemesis, observer or harness"
+                ),
+            });
+        }
+    };
+    let value = json_edn(&op.value).map_err(|problem| ParseError { line, problem })?;
+    Ok(Some(Event {
         line,
         process: p.to_string(),
         kind: op.kind,
         f: op.f.clone(),
         key: op.key.clone(),
-        value: json_edn(&op.value),
+        value,
         node: op.node.clone(),
-    })
+    }))
 }
 
-fn json_edn(v: &serde_json::Value) -> Edn {
-    match v {
+/// A JSON value as EDN, exactly: a number that is neither a 64-bit integer nor a float that
+/// stands for itself (an integer too large for `u64` arrives as a rounded float) is refused.
+fn json_edn(v: &serde_json::Value) -> Result<Edn, String> {
+    Ok(match v {
         serde_json::Value::Null => Edn::Nil,
         serde_json::Value::Bool(b) => Edn::Bool(*b),
-        serde_json::Value::Number(n) => {
-            n.as_i64().map_or_else(|| Edn::Float(n.as_f64().unwrap_or(0.0)), Edn::Int)
-        }
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Edn::Int(i),
+            (None, Some(u), _) => Edn::BigInt(u.to_string()),
+            (None, None, Some(x)) if x.fract() == 0.0 && x.abs() >= 9.2e18 => {
+                return Err(format!("the number {n} is too large to compare exactly"));
+            }
+            (None, None, Some(x)) => Edn::Float(x),
+            _ => return Err(format!("the number {n} cannot be read")),
+        },
         serde_json::Value::String(s) => Edn::Str(s.clone()),
-        serde_json::Value::Array(items) => Edn::Seq(items.iter().map(json_edn).collect()),
-        serde_json::Value::Object(_) => Edn::Str(v.to_string()),
-    }
+        serde_json::Value::Array(items) => Edn::Seq(items.iter().map(json_edn).collect::<Result<_, _>>()?),
+        serde_json::Value::Object(entries) => Edn::Map(
+            entries
+                .iter()
+                .map(|(k, v)| Ok((Edn::Str(k.clone()), json_edn(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
 }
 
 fn op_type(text: &str) -> Option<OpType> {
@@ -222,8 +266,13 @@ fn val(e: &Edn) -> Val {
     match e {
         Edn::Nil => Val::Nil,
         Edn::Int(i) => Val::Int(*i),
+        Edn::BigInt(digits) => Val::BigInt(digits.clone()),
+        Edn::Float(x) => Val::float(*x),
+        Edn::Bool(b) => Val::Bool(*b),
         Edn::Str(s) => Val::Str(s.clone()),
-        other => Val::Str(other.to_string()),
+        Edn::Keyword(k) => Val::Keyword(k.clone()),
+        Edn::Seq(items) => Val::List(items.iter().map(val).collect()),
+        other => Val::Other(other.to_string()),
     }
 }
 
@@ -271,8 +320,27 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
             }));
             continue;
         }
-        let Some(slot) = open.remove(&e.process) else { continue };
+        let Some(slot) = open.remove(&e.process) else {
+            return Err(ParseError {
+                line: e.line,
+                problem: format!("process {} completes :{} without an invocation", e.process, e.f),
+            });
+        };
         let op = ops[slot].as_mut().expect("open operations exist");
+        if !same_function(&op.call, &e.f) || (e.key.is_some() && op.key.is_some() && e.key != op.key) {
+            return Err(ParseError {
+                line: e.line,
+                problem: format!(
+                    "process {} completes :{} on key {:?}, but its invocation (line {}) was {} on key {:?}",
+                    e.process,
+                    e.f,
+                    e.key,
+                    op.lines.0,
+                    function_name(&op.call),
+                    op.key
+                ),
+            });
+        }
         op.node = op.node.take().or(e.node);
         match (e.kind, format) {
             (OpType::Ok, _) => {
@@ -289,19 +357,35 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
                     Call::Write(_) | Call::Append(_) => Ret::Done,
                 };
             }
-            (OpType::Fail, Format::JepsenLog) => {
+            (OpType::Fail, Format::JepsenLog) if matches!(op.call, Call::Cas(..)) => {
                 op.complete = Some(position);
                 op.lines.1 = Some(e.line);
-                op.ret = match op.call {
-                    Call::Cas(..) => Ret::Swapped(false),
-                    _ => Ret::Unknown,
-                };
+                op.ret = Ret::Swapped(false);
             }
             (OpType::Fail, _) => ops[slot] = None,
             _ => {}
         }
     }
     Ok(ops.into_iter().flatten().collect())
+}
+
+/// True when a completion's `f` names the same operation as the invocation's call.
+fn same_function(call: &Call, f: &str) -> bool {
+    match call {
+        Call::Read => matches!(f, "read" | "get"),
+        Call::Write(_) => matches!(f, "write" | "put"),
+        Call::Cas(..) => f == "cas",
+        Call::Append(_) => f == "append",
+    }
+}
+
+fn function_name(call: &Call) -> &'static str {
+    match call {
+        Call::Read => ":read",
+        Call::Write(_) => ":write",
+        Call::Cas(..) => ":cas",
+        Call::Append(_) => ":append",
+    }
 }
 
 #[cfg(test)]
@@ -314,9 +398,9 @@ mod tests {
                    INFO  jepsen.util - 1\t:invoke\t:read\tnil\nINFO  jepsen.util - 1\t:fail\t:read\t:timed-out\n\
                    INFO  jepsen.util - 2\t:invoke\t:write\t3\nINFO  jepsen.util - 2\t:info\t:write\t:timed-out\n";
         let ops = operations(log, Format::JepsenLog, Model::Register).unwrap();
+        assert_eq!(ops.len(), 2, "the failed read did not happen");
         assert_eq!(ops[0].ret, Ret::Swapped(false));
-        assert_eq!(ops[1].ret, Ret::Unknown);
-        assert_eq!((ops[2].complete, &ops[2].ret), (None, &Ret::Unknown));
+        assert_eq!((ops[1].complete, &ops[1].ret), (None, &Ret::Unknown));
     }
 
     #[test]

@@ -11,8 +11,11 @@
 //! server registers exactly `m`; and when no split brain outlived a heal: once every fault of the
 //! workload has been undone, two nodes saying Master must not still be seen [`SELF_HEAL_BOUND`]
 //! later while no new fault has started (self-monitoring restores one master after a partition
-//! heals, within a few detector periods). Unknown when the history has no stability window or no
-//! round in it. The rest (windows, times, message counts) is reported beside the verdict.
+//! heals, within a few detector periods). Unknown when the history has no stability window, no
+//! round in it, a round in it that cannot be read, or a gap in it longer than two observer
+//! intervals (the window must be watched from its start to its end). A member of the group that
+//! the run's start recorded but a round does not list counts as a node that did not answer. The
+//! rest (windows, times, message counts) is reported beside the verdict.
 
 use std::collections::BTreeMap;
 
@@ -155,6 +158,29 @@ pub struct MastershipResult {
     pub messages_per_election: Option<f64>,
 }
 
+/// The replica hosts the run's start recorded (`history-start`'s `members`), if it did.
+fn recorded_members(ops: &[Op]) -> Option<Vec<String>> {
+    let start = ops.iter().find(|o| o.process == Process::harness() && o.f == "history-start")?;
+    serde_json::from_value(start.value.get("members")?.clone()).ok()
+}
+
+/// The longest gap allowed between observations of the stability window: two observer
+/// intervals (as the run's start recorded it, else the median gap between rounds), and never
+/// less than one interval plus a status query's 300 ms time-out.
+fn coverage_gap_ns(ops: &[Op], rounds: &[(u64, Round)]) -> u64 {
+    let recorded = ops
+        .iter()
+        .find(|o| o.process == Process::harness() && o.f == "history-start")
+        .and_then(|o| o.value.get("observe_interval_ms")?.as_u64())
+        .map(|v| v * 1_000_000);
+    let interval = recorded.unwrap_or_else(|| {
+        let mut gaps: Vec<u64> = rounds.windows(2).map(|w| w[1].0.saturating_sub(w[0].0)).collect();
+        gaps.sort_unstable();
+        gaps.get(gaps.len() / 2).copied().unwrap_or(100_000_000)
+    });
+    (2 * interval).max(interval + 300_000_000)
+}
+
 /// How long after the last fault is undone a split brain may still be seen before it counts as
 /// one self-monitoring failed to end: ten detector periods of the default timers (300 ms each).
 pub const SELF_HEAL_BOUND_MS: u64 = 3_000;
@@ -257,9 +283,24 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         result.summary = "the history has no stability window: the run did not reach its final phase".into();
         return result;
     };
-    // The window is what was recorded between its two marks, in the history's order.
-    let window: Vec<(u64, Round)> = ops[start..end].iter().filter(observed).filter_map(round).collect();
-    let start = ops[start].time;
+    // The window is what was recorded between its two marks, in the history's order; a member
+    // of the group (as the history's start records it) missing from a round was not seen.
+    let members = recorded_members(ops);
+    let mut unreadable = Vec::new();
+    let mut window: Vec<(u64, Round)> = Vec::new();
+    for o in ops[start..end].iter().filter(observed) {
+        match round(o) {
+            Some((t, mut r)) => {
+                for m in members.iter().flatten() {
+                    r.nodes.entry(m.clone()).or_insert(None);
+                }
+                window.push((t, r));
+            }
+            None => unreadable.push(o.index + 1),
+        }
+    }
+    let (start_ns, end_ns) = (ops[start].time, ops[end].time);
+    let start = start_ns;
     result.window_rounds = window.len();
     let Some((_, last)) = window.last() else {
         result.summary = "no observation in the stability window".into();
@@ -294,6 +335,27 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         }
     }
     let master = kept.expect("the window has a round");
+    if !unreadable.is_empty() {
+        result.summary = format!(
+            "{} observer round(s) of the stability window cannot be read (history lines {:?}): \
+             the window is not fully judged",
+            unreadable.len(),
+            unreadable
+        );
+        return result;
+    }
+    let times: Vec<u64> =
+        std::iter::once(start_ns).chain(window.iter().map(|(t, _)| *t)).chain([end_ns]).collect();
+    let allowed = coverage_gap_ns(ops, &rounds);
+    if let Some(w) = times.windows(2).find(|w| w[1].saturating_sub(w[0]) > allowed) {
+        result.summary = format!(
+            "the stability window is not covered: no observation from {} ms to {} ms (at most {} ms apart)",
+            ms(w[0]),
+            ms(w[1]),
+            ms(allowed)
+        );
+        return result;
+    }
     if let Some((at, healed, masters)) = outlived_heal(&rounds, ops) {
         result.valid = Verdict::Invalid;
         result.violation_ms = Some(at);
@@ -481,6 +543,49 @@ mod tests {
         assert_eq!(r.valid, Verdict::Valid, "ended 2.5 s after the heal: {}", r.summary);
         let r = check(&split_after_heal(1500, 9000, Some(2500)));
         assert_eq!(r.valid, Verdict::Valid, "a new fault started 1.5 s after the heal: {}", r.summary);
+    }
+
+    #[test]
+    fn an_unreadable_round_or_an_unwatched_stretch_of_the_window_is_unknown_not_valid() {
+        let mut ops: Vec<Op> = (0..10).map(|i| healthy(1000 + i * 100, 1)).collect();
+        ops.push(event(1450, Process::observer(), "observe", serde_json::json!({"nodes": "garbage"})));
+        let mut ops = with_window(ops, 1200, 1900);
+        ops.iter_mut().enumerate().for_each(|(i, o)| o.index = i as u64);
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Unknown, "{}", r.summary);
+        assert!(r.summary.contains("cannot be read"), "{}", r.summary);
+        // One observation 1 ms into a 5 s window.
+        let ops = with_window(vec![healthy(1001, 1)], 1000, 6000);
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Unknown, "{}", r.summary);
+        assert!(
+            r.summary.contains("not covered") && r.summary.contains("from 1001 ms to 6000 ms"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn membership_comes_from_the_run_not_from_each_round() {
+        let only_master = |t| {
+            let nodes = [("n2".to_string(), view(1, "Master", 1))].into_iter().collect();
+            event(
+                t,
+                Process::observer(),
+                "observe",
+                serde_json::to_value(Round { nodes, registrations: Some(vec![1]) }).unwrap(),
+            )
+        };
+        let start = event(
+            0,
+            Process::harness(),
+            "history-start",
+            serde_json::json!({"members": ["n1", "n2", "n3"], "observe_interval_ms": 100}),
+        );
+        let ops = with_window(vec![start, only_master(1200), only_master(1300)], 1150, 1350);
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Invalid, "{}", r.summary);
+        assert!(r.summary.contains("n1 did not answer"), "{}", r.summary);
     }
 
     #[test]

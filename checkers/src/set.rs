@@ -1,11 +1,15 @@
-//! The set workload's checker: elements appended to a key, then read back at the end.
+//! The set workload's checker: elements appended to a key, then that key read back at the end.
 //!
-//! * lost: acknowledged (`ok`) but missing from the final read;
-//! * unexpected: in the final read but never appended;
+//! * lost: acknowledged (`ok`) but missing from the key's final read (a final read of `null`, the
+//!   key absent, holds nothing: every acknowledged element is lost);
+//! * unexpected: in the final read but never appended to that key, or appended with a definite
+//!   failure (`fail`: it did not happen);
 //! * recovered: outcome unknown (`info`) but present;
 //! * duplicated: present more than once.
 //!
-//! Invalid when anything is lost, unexpected or duplicated; unknown without a final read.
+//! The final read of a key is the last successful read of that key (reads of other keys do not
+//! count). Invalid when anything is lost, unexpected or duplicated; unknown when a key appended to
+//! has no final read, or the read is not a list.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,49 +47,61 @@ pub struct SetResult {
     pub valid: Verdict,
     /// Elements acknowledged.
     pub acknowledged: usize,
-    /// Elements in the final read.
+    /// Elements in the final reads.
     pub read: usize,
     /// Acknowledged but missing.
     pub lost: Vec<Lost>,
-    /// Present but never appended.
+    /// Present but never appended, or appended with a definite failure.
     pub unexpected: Vec<serde_json::Value>,
     /// Outcome unknown but present.
     pub recovered: Vec<serde_json::Value>,
     /// Present more than once.
     pub duplicated: Vec<serde_json::Value>,
+    /// Why the verdict is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 const NEARBY_NS: u64 = 5_000_000_000;
 
-/// Checks the appends and the last successful read of every key.
+/// What one key's appends and reads amount to.
+#[derive(Default)]
+struct KeyLog {
+    attempted: BTreeSet<String>,
+    failed: BTreeSet<String>,
+    unknown: BTreeSet<String>,
+    acked: Vec<(serde_json::Value, u64, u64, Option<String>)>,
+    final_read: Option<(u64, serde_json::Value)>,
+}
+
+/// Checks the appends and the final read of every key appended to.
 pub fn check(ops: &[Op]) -> SetResult {
-    let mut invoked: BTreeMap<(u64, String), (u64, serde_json::Value)> = BTreeMap::new();
-    let mut acked: Vec<(serde_json::Value, u64, u64, Option<String>)> = Vec::new();
-    let mut attempted: BTreeSet<String> = BTreeSet::new();
-    let mut unknown: BTreeSet<String> = BTreeSet::new();
-    let mut final_read: Option<Vec<serde_json::Value>> = None;
+    let mut invoked: BTreeMap<u64, (u64, serde_json::Value)> = BTreeMap::new();
+    let mut keys: BTreeMap<String, KeyLog> = BTreeMap::new();
+    let mut reads: BTreeMap<String, (u64, serde_json::Value)> = BTreeMap::new();
     for op in ops {
         let Process::Client(p) = op.process else { continue };
         let key = op.key.clone().unwrap_or_default();
         match (op.f.as_str(), op.kind) {
             ("append", OpType::Invoke) => {
-                attempted.insert(op.value.to_string());
-                invoked.insert((p, key), (op.time, op.value.clone()));
+                keys.entry(key).or_default().attempted.insert(op.value.to_string());
+                invoked.insert(p, (op.time, op.value.clone()));
             }
-            ("append", OpType::Ok) => {
-                if let Some((start, v)) = invoked.remove(&(p, key)) {
-                    acked.push((v, start, op.time, op.node.clone()));
-                }
-            }
-            ("append", OpType::Info) => {
-                if let Some((_, v)) = invoked.remove(&(p, key)) {
-                    unknown.insert(v.to_string());
+            ("append", kind) => {
+                let Some((start, v)) = invoked.remove(&p) else { continue };
+                let log = keys.entry(key).or_default();
+                match kind {
+                    OpType::Ok => log.acked.push((v, start, op.time, op.node.clone())),
+                    OpType::Fail => {
+                        log.failed.insert(v.to_string());
+                    }
+                    _ => {
+                        log.unknown.insert(v.to_string());
+                    }
                 }
             }
             ("read", OpType::Ok) => {
-                if let serde_json::Value::Array(items) = &op.value {
-                    final_read = Some(items.clone());
-                }
+                reads.insert(key, (op.index, op.value.clone()));
             }
             _ => {}
         }
@@ -95,45 +111,70 @@ pub fn check(ops: &[Op]) -> SetResult {
         .filter(|o| o.process == Process::nemesis() && o.kind == OpType::Invoke)
         .map(|o| (o.time, o.f.clone()))
         .collect();
-    let Some(read) = final_read else {
-        return SetResult {
-            valid: Verdict::Unknown,
-            acknowledged: acked.len(),
-            read: 0,
-            lost: Vec::new(),
-            unexpected: Vec::new(),
-            recovered: Vec::new(),
-            duplicated: Vec::new(),
+    let mut result = SetResult {
+        valid: Verdict::Valid,
+        acknowledged: 0,
+        read: 0,
+        lost: Vec::new(),
+        unexpected: Vec::new(),
+        recovered: Vec::new(),
+        duplicated: Vec::new(),
+        reason: None,
+    };
+    let mut unknown_reasons = Vec::new();
+    for (key, mut log) in keys {
+        log.final_read = reads.remove(&key);
+        result.acknowledged += log.acked.len();
+        let read = match &log.final_read {
+            None => {
+                unknown_reasons.push(format!("key {key:?} has no final read"));
+                continue;
+            }
+            Some((_, serde_json::Value::Null)) => Vec::new(),
+            Some((_, serde_json::Value::Array(items))) => items.clone(),
+            Some((index, other)) => {
+                unknown_reasons.push(format!(
+                    "the final read of key {key:?} (history line {}) is {other}, not a list",
+                    index + 1
+                ));
+                continue;
+            }
         };
-    };
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for v in &read {
-        *counts.entry(v.to_string()).or_default() += 1;
+        result.read += read.len();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for v in &read {
+            *counts.entry(v.to_string()).or_default() += 1;
+        }
+        result.lost.extend(log.acked.iter().filter(|(v, ..)| !counts.contains_key(&v.to_string())).map(
+            |(v, start, end, node)| {
+                Lost {
+                    element: v.clone(),
+                    written_ms: (start / 1_000_000, end / 1_000_000),
+                    node: node.clone(),
+                    faults_nearby: faults
+                        .iter()
+                        .filter(|(t, _)| *t + NEARBY_NS >= *start && *t <= end + NEARBY_NS)
+                        .map(|(t, f)| FaultEvent { at_ms: t / 1_000_000, f: f.clone() })
+                        .collect(),
+                }
+            },
+        ));
+        let parse = |s: &String| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
+        let never = |k: &String| !log.attempted.contains(k) || log.failed.contains(k);
+        result.unexpected.extend(counts.keys().filter(|k| never(k)).map(parse));
+        result.recovered.extend(counts.keys().filter(|k| log.unknown.contains(*k)).map(parse));
+        result.duplicated.extend(counts.iter().filter(|(_, n)| **n > 1).map(|(k, _)| parse(k)));
     }
-    let lost: Vec<Lost> = acked
-        .iter()
-        .filter(|(v, ..)| !counts.contains_key(&v.to_string()))
-        .map(|(v, start, end, node)| Lost {
-            element: v.clone(),
-            written_ms: (start / 1_000_000, end / 1_000_000),
-            node: node.clone(),
-            faults_nearby: faults
-                .iter()
-                .filter(|(t, _)| *t + NEARBY_NS >= *start && *t <= end + NEARBY_NS)
-                .map(|(t, f)| FaultEvent { at_ms: t / 1_000_000, f: f.clone() })
-                .collect(),
-        })
-        .collect();
-    let parse = |s: &String| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
-    let unexpected: Vec<_> = counts.keys().filter(|k| !attempted.contains(*k)).map(parse).collect();
-    let recovered: Vec<_> = counts.keys().filter(|k| unknown.contains(*k)).map(parse).collect();
-    let duplicated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).map(|(k, _)| parse(k)).collect();
-    let valid = if lost.is_empty() && unexpected.is_empty() && duplicated.is_empty() {
-        Verdict::Valid
-    } else {
-        Verdict::Invalid
-    };
-    SetResult { valid, acknowledged: acked.len(), read: read.len(), lost, unexpected, recovered, duplicated }
+    result.valid =
+        if !result.lost.is_empty() || !result.unexpected.is_empty() || !result.duplicated.is_empty() {
+            Verdict::Invalid
+        } else if !unknown_reasons.is_empty() {
+            result.reason = Some(unknown_reasons.join("; "));
+            Verdict::Unknown
+        } else {
+            Verdict::Valid
+        };
+    result
 }
 
 #[cfg(test)]
@@ -170,6 +211,30 @@ mod tests {
         assert_eq!(r.unexpected, vec![serde_json::json!(7)]);
         assert_eq!(r.recovered, vec![serde_json::json!(3)]);
         assert_eq!(r.duplicated, vec![serde_json::json!(1)]);
+    }
+
+    #[test]
+    fn an_absent_key_loses_everything_reads_of_other_keys_do_not_count_and_failed_appends_are_unexpected() {
+        let mut ops: Vec<Op> = Vec::new();
+        ops.extend(append(1, 100, 1, OpType::Ok));
+        ops.extend(append(2, 200, 2, OpType::Fail));
+        let absent = op(900, Process::Client(9), OpType::Ok, "read", serde_json::Value::Null);
+        let r = check(&[ops.clone(), vec![absent]].concat());
+        assert_eq!(r.valid, Verdict::Invalid, "a final read of null holds nothing");
+        assert_eq!(r.lost.len(), 1);
+        let mut elsewhere = op(950, Process::Client(9), OpType::Ok, "read", serde_json::json!([1]));
+        elsewhere.key = Some("other".into());
+        let r = check(&[ops.clone(), vec![elsewhere]].concat());
+        assert_eq!(r.valid, Verdict::Unknown, "a read of another key is not the set's final read");
+        assert!(r.reason.unwrap().contains("no final read"));
+        let r = check(
+            &[ops, vec![op(990, Process::Client(9), OpType::Ok, "read", serde_json::json!([1, 2]))]].concat(),
+        );
+        assert_eq!(
+            (r.valid, r.unexpected.clone()),
+            (Verdict::Invalid, vec![serde_json::json!(2)]),
+            "it did not happen"
+        );
     }
 
     #[test]

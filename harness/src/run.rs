@@ -109,7 +109,12 @@ pub async fn run(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Result<
             let unix_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
-            recorder.harness("history-start", serde_json::json!({ "unix_ms": unix_ms }))?;
+            let start = serde_json::json!({
+                "unix_ms": unix_ms,
+                "members": hosts.replicas(),
+                "observe_interval_ms": plan.observe_interval.as_millis() as u64,
+            });
+            recorder.harness("history-start", start)?;
             let exercised = exercise(plan, bin_dir, &group, &hosts, &recorder, &log, interrupt).await;
             let cleaned = clean_up(&group, &dir, &recorder, &log).await;
             exercised.and(cleaned)

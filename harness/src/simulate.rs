@@ -66,7 +66,12 @@ pub fn run(plan: &Plan) -> Result<SimRun, Error> {
         jitter: Duration::from_millis(1),
     });
     let mut world = World::new(plan, sim, n, config.params.group);
-    world.harness("history-start", serde_json::json!({ "unix_ms": 0 }));
+    let start = serde_json::json!({
+        "unix_ms": 0,
+        "members": world.hosts,
+        "observe_interval_ms": plan.observe_interval.as_millis() as u64,
+    });
+    world.harness("history-start", start);
     world.cold_start();
     world.workload();
     world.final_phase();

@@ -244,6 +244,7 @@ mod tests {
                     applied: 0,
                     election_messages: 0,
                     started_unix_ms: 0,
+                    digest: None,
                 };
                 (name.to_string(), Some(view))
             })

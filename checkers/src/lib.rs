@@ -3,6 +3,7 @@
 //! * [`history`]: the operation model and the streaming JSONL reader and writer.
 //! * [`mastership`]: exactly one master persisted after recovery; split-brain and leaderless
 //!   windows, convergence and fail-over times, self-terminations, messages per election.
+//! * [`convergence`]: every backup holds the master's data after recovery.
 //! * [`stats`]: ok / fail / info counts per operation.
 //! * [`linearizable`]: per-key Wing-Gong-Lowe search for register, cas-register and kv models,
 //!   over our histories and other tools' (Jepsen text logs, EDN via [`edn`]).
@@ -11,6 +12,7 @@
 //! * [`deposed`]: what a master did while a rival served, in words (explains data anomalies).
 //! * [`verdict`]: the three-valued verdict and the combined results.
 
+pub mod convergence;
 pub mod deposed;
 pub mod edn;
 pub mod history;

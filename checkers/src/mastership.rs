@@ -41,6 +41,9 @@ pub struct NodeView {
     /// When its process started, ms since the Unix epoch (to find its log lines by time).
     #[serde(default)]
     pub started_unix_ms: u64,
+    /// A digest of its replicated data (equal digests, equal data), when the node reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<u64>,
 }
 
 /// One observer round: the value of an `observe` event.
@@ -475,6 +478,7 @@ mod tests {
             applied: 0,
             election_messages: 0,
             started_unix_ms: 0,
+            digest: None,
         })
     }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use checkers::history::{self, Op};
 use checkers::linearizable::{self, Budget, LinearizableResult, Model};
 use checkers::verdict::{Results, Verdict};
-use checkers::{deposed, mastership, perf, set, stats};
+use checkers::{convergence, deposed, mastership, perf, set, stats};
 
 use crate::error::Error;
 
@@ -43,6 +43,8 @@ pub fn analyze(ops: &[Op]) -> Results {
     }
     parts.extend(data);
     parts.push(entry("mastership", m.valid, &m));
+    let c = convergence::check(ops);
+    parts.push(entry("convergence", c.valid, &c));
     Results::combine(parts)
 }
 
@@ -123,6 +125,10 @@ pub fn summary(results: &Results) -> String {
             count("recovered"),
             count("duplicated")
         );
+    }
+    if let Some(c) = results.checkers.get("convergence") {
+        let _ = writeln!(out, "convergence: {}", verdict(c));
+        let _ = writeln!(out, "  {}", c["summary"].as_str().unwrap_or_default());
     }
     if let Some(l) = results.checkers.get("linearizable") {
         let _ =

@@ -40,7 +40,16 @@ pub fn junit(name: &str, results: &Results) -> String {
 fn summary(checker: &str, r: &serde_json::Value) -> String {
     let count = |k: &str| r[k].as_array().map_or(0, Vec::len);
     match checker {
-        "mastership" => r["summary"].as_str().unwrap_or_default().to_string(),
+        "mastership" | "convergence" => r["summary"].as_str().unwrap_or_default().to_string(),
+        "linearizable" => match (&r["counterexample"]["blocking"]["op"], r["reason"].as_str()) {
+            (serde_json::Value::String(op), _) => format!(
+                "key {}: no order of the operations explains {op} (history line {})",
+                r["counterexample"]["key"].as_str().unwrap_or("-"),
+                r["counterexample"]["blocking"]["lines"][1]
+            ),
+            (_, Some(reason)) => reason.to_string(),
+            _ => format!("{} operations over {} keys", r["ops"], r["keys"]),
+        },
         "stats" => {
             format!("ok {}, fail {}, info {}", r["total"]["ok"], r["total"]["fail"], r["total"]["info"])
         }

@@ -419,6 +419,7 @@ async fn observe(
                             .map(|k| r.status.sent.get(*k).copied().unwrap_or(0))
                             .sum(),
                         started_unix_ms: r.process.started_unix_ms,
+                        digest: Some(r.status.digest),
                     });
                     (name.clone(), view)
                 })

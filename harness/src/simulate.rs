@@ -432,6 +432,7 @@ impl<'p> World<'p> {
                             .map(|k| status.sent.get(*k).copied().unwrap_or(0))
                             .sum(),
                         started_unix_ms: 0,
+                        digest: Some(status.digest),
                     }
                 });
                 (name.clone(), view)

@@ -24,6 +24,7 @@ fn fixture(split_brain: bool) -> tempfile::TempDir {
                     applied: 10,
                     election_messages: 2,
                     started_unix_ms: 0,
+                    digest: Some(42),
                 };
                 (format!("n{}", i + 1), Some(view))
             })

@@ -18,9 +18,10 @@ pub enum Bug {
     /// A master never gives up mastership: it ignores `DeclareMaster`, `RevokeMaster` and the
     /// detector's verdict.
     NeverYield,
-    /// The master never forwards `Apply` to backups, and takes every update as acknowledged
-    /// by every backup (under `ack = all` and `every-member` too), so acknowledged writes exist on
-    /// the master alone and vanish at the next fail-over.
+    /// The master never forwards `Apply` to backups (nor tells them in its inquiry replies how
+    /// far it has got), and takes every update as acknowledged by every backup (under `ack = all`
+    /// and `every-member` too), so acknowledged writes exist on the master alone and vanish at the
+    /// next fail-over.
     NoForward,
 }
 

@@ -113,7 +113,7 @@ fn s004_fig5_act540_reply_in_time_means_the_master_is_functional() {
     let t = ms(10) + p.detect_interval;
     r.handle_timeout(t);
     let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!() };
-    r.handle_peer(t + ms(2), 0, PeerMsg::InquiryReply { nonce, epoch: Epoch::default() });
+    r.handle_peer(t + ms(2), 0, PeerMsg::InquiryReply { nonce, epoch: Epoch::default(), applied: 0 });
     r.handle_timeout(t + p.inquiry_timeout + ms(1));
     assert_eq!(r.role(), Role::Backup);
 }
@@ -704,7 +704,7 @@ fn safe_a_backup_applies_only_its_masters_epoch_and_acknowledges_what_it_downloa
     r.handle_timeout(ms(10) + safe().detect_interval);
     let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!("an inquiry") };
     let newer = Epoch { counter: 2, master: 0 };
-    r.handle_peer(ms(112), 0, PeerMsg::InquiryReply { nonce, epoch: newer });
+    r.handle_peer(ms(112), 0, PeerMsg::InquiryReply { nonce, epoch: newer, applied: 1 });
     assert_eq!(state_requests(&drain(&mut r)).len(), 1);
 }
 
@@ -738,4 +738,28 @@ fn safe_a_failed_synchronisation_keeps_the_state_instead_of_terminating() {
     assert!(!r.is_terminated());
     assert_eq!((r.role(), r.master()), (Role::Backup, Some(0)));
     assert_eq!(r.snapshot().kv.get("x"), Some(&Value::Int(1)), "the state is kept");
+}
+
+#[test]
+fn a_backup_that_missed_an_apply_catches_up_once_two_inquiries_find_it_behind() {
+    let p = Params::default();
+    let mut r = backup_of(3, 0, p.clone());
+    let t = ms(10) + p.detect_interval;
+    r.handle_timeout(t);
+    let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!("an inquiry") };
+    r.handle_peer(t + ms(1), 0, PeerMsg::InquiryReply { nonce, epoch: Epoch::default(), applied: 0 });
+    assert!(state_requests(&drain(&mut r)).is_empty(), "up to date: nothing to fetch");
+    r.handle_timeout(t + p.detect_interval);
+    let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!("an inquiry") };
+    r.handle_peer(
+        t + p.detect_interval + ms(1),
+        0,
+        PeerMsg::InquiryReply { nonce, epoch: Epoch::default(), applied: 4 },
+    );
+    assert!(state_requests(&drain(&mut r)).is_empty(), "behind once: the Apply may be on its way");
+    let t = t + p.detect_interval * 2;
+    r.handle_timeout(t);
+    let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!("an inquiry") };
+    r.handle_peer(t + ms(1), 0, PeerMsg::InquiryReply { nonce, epoch: Epoch::default(), applied: 4 });
+    assert_eq!(state_requests(&drain(&mut r)).len(), 1, "behind twice without progress: download");
 }

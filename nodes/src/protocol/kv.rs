@@ -108,6 +108,13 @@ impl Kv {
         self.entries.len()
     }
 
+    /// A 64-bit FNV-1a digest of every key and value in key order: equal maps have equal
+    /// digests, and a differing one differs but with a chance of 2^-64.
+    pub fn digest(&self) -> u64 {
+        let bytes = postcard::to_allocvec(&self.entries).expect("a map serializes");
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    }
+
     /// True when no key was ever written.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -160,6 +167,22 @@ mod tests {
         assert_eq!(miss, Err(ReplyError::CasMismatch { current: Some(Value::Int(1)) }));
         kv.apply(&Op::Cas { key: key(), old: Value::Int(1), new: Value::Int(3) }).unwrap();
         assert_eq!(kv.get("k"), Some(&Value::Int(3)));
+    }
+
+    #[test]
+    fn equal_maps_have_equal_digests_and_a_change_changes_it() {
+        let mut a = Kv::default();
+        let mut b = Kv::default();
+        for (k, v) in [("x", 1), ("y", 2)] {
+            a.apply(&Op::Write { key: k.into(), value: Value::Int(v) }).unwrap();
+        }
+        for (k, v) in [("y", 2), ("x", 1)] {
+            b.apply(&Op::Write { key: k.into(), value: Value::Int(v) }).unwrap();
+        }
+        assert_eq!(a.digest(), b.digest(), "order of writes does not matter, content does");
+        b.apply(&Op::Write { key: "x".into(), value: Value::Int(3) }).unwrap();
+        assert_ne!(a.digest(), b.digest());
+        assert_ne!(Kv::default().digest(), a.digest());
     }
 
     #[test]

@@ -25,9 +25,9 @@ pub enum Message {
 pub enum PeerMsg {
     /// E1: a backup asks its master whether it is functional.
     Inquiry { nonce: u64 },
-    /// E1: the answer to an `Inquiry`, with the answering server's epoch (a backup whose state
-    /// is of another epoch than its master's downloads the master's state).
-    InquiryReply { nonce: u64, epoch: Epoch },
+    /// E1: the answer to an `Inquiry`, with the master's epoch and requests applied (a backup
+    /// whose state is of another epoch, or behind, downloads the master's state).
+    InquiryReply { nonce: u64, epoch: Epoch, applied: u64 },
     /// E2/E3: server `idx` declares itself master.
     DeclareMaster { idx: ReplicaId },
     /// E3: replace the mastership of `reject` with that of `idx`.

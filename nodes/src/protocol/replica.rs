@@ -14,6 +14,10 @@
 //! * Only a serving master answers `Inquiry` (a backup that inquires anyone else times out and
 //!   enters the election: two backups that follow each other would otherwise wait forever);
 //!   any server answers `StateRequest`, whatever its role.
+//! * The inquiry reply carries the master's epoch and requests applied: a backup that two replies
+//!   in a row find behind, without progress in between, missed an `Apply` (a partition, a lost
+//!   frame) and downloads the master's state, instead of staying silently behind until the next
+//!   request reveals the gap.
 //! * `ack = all` waits for the backups that inquired within [`Params::reach_window`].
 //!
 //! # The safe setting, `ack = every-member`
@@ -174,6 +178,10 @@ pub struct ReplicaStatus {
     /// The epoch of the state (`ack = every-member`; the default otherwise).
     #[serde(default)]
     pub epoch: Epoch,
+    /// A digest of the replicated map ([`crate::protocol::kv::Kv::digest`]): two replicas with
+    /// the same digest hold the same data.
+    #[serde(default)]
+    pub digest: u64,
     /// Number of keys in the map.
     pub keys: usize,
     /// The name server's registrations seen at the last detector run.
@@ -258,6 +266,7 @@ pub struct Replica {
     last_inquiry: Vec<Option<Time>>,
     gather: Option<Gather>,
     acked: Vec<u64>,
+    lagging: Option<u64>,
     ns_seen: Option<Vec<Registration>>,
     sent: BTreeMap<&'static str, u64>,
     received: BTreeMap<&'static str, u64>,
@@ -290,6 +299,7 @@ impl Replica {
             last_inquiry: vec![None; members],
             gather: None,
             acked: vec![0; members],
+            lagging: None,
             ns_seen: None,
             sent: BTreeMap::new(),
             received: BTreeMap::new(),
@@ -425,13 +435,21 @@ impl Replica {
             PeerMsg::Inquiry { nonce } => {
                 self.last_inquiry[from as usize] = Some(now);
                 if self.is_serving() {
-                    self.send_peer(from, PeerMsg::InquiryReply { nonce, epoch: self.state.epoch });
+                    // `no-forward` keeps its backups ignorant of every request, hints included.
+                    let applied = if self.bugs.has(Bug::NoForward) { 0 } else { self.state.applied };
+                    let epoch = self.state.epoch;
+                    self.send_peer(from, PeerMsg::InquiryReply { nonce, epoch, applied });
                 }
             }
-            PeerMsg::InquiryReply { nonce, epoch } => {
+            PeerMsg::InquiryReply { nonce, epoch, applied } => {
                 if self.master == Some(from) && self.inquiry.is_some_and(|p| p.nonce == nonce) {
                     self.inquiry = None;
-                    if epoch != self.state.epoch && self.download.is_none() {
+                    // Behind with no progress since the previous reply: an `Apply` was lost, not
+                    // merely still on its way.
+                    let behind = applied > self.state.applied;
+                    let stuck = behind && self.lagging == Some(self.state.applied);
+                    self.lagging = behind.then_some(self.state.applied);
+                    if (epoch != self.state.epoch || stuck) && self.download.is_none() {
                         self.start_download(now, from, DownloadPurpose::Gap);
                     }
                 }
@@ -572,6 +590,7 @@ impl Replica {
             master: self.master,
             applied: self.state.applied,
             epoch: self.state.epoch,
+            digest: self.state.kv.digest(),
             keys: self.state.kv.len(),
             ns_seen: self.ns_seen.clone(),
             sent: counts(&self.sent),

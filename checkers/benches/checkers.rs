@@ -45,6 +45,7 @@ fn mastership_history(n: usize) -> Vec<Op> {
                         applied: 0,
                         election_messages: 4,
                         started_unix_ms: 0,
+                        digest: Some(1),
                     }),
                 )
             })

@@ -55,9 +55,10 @@ pub fn explain(ops: &[Op]) -> Vec<DeposedMaster> {
     let mut rounds: Vec<(u64, Round)> = ops
         .iter()
         .filter(|o| o.process == Process::observer() && o.f == "observe")
-        .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (ms(o.time), r)))
+        .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (o.time, r)))
         .collect();
     let windows = rivalries(&mut rounds);
+    let rounds: Vec<(u64, Round)> = rounds.into_iter().map(|(t, r)| (ms(t), r)).collect();
     let mut out = Vec::new();
     for window in &windows {
         let after = rounds.iter().find(|(t, r)| *t > window.end_ms && r.single_master(false).is_ok());
@@ -131,33 +132,7 @@ fn rivalries(rounds: &mut [(u64, Round)]) -> Vec<Window> {
             }
         }
     }
-    let mut windows: Vec<Window> = Vec::new();
-    let mut open = false;
-    for (t, round) in rounds.iter() {
-        let masters: Vec<String> = round
-            .nodes
-            .iter()
-            .filter(|(_, v)| v.as_ref().is_some_and(|v| v.role == "Master"))
-            .map(|(n, _)| n.clone())
-            .collect();
-        if masters.len() < 2 {
-            open = false;
-            continue;
-        }
-        match windows.last_mut() {
-            Some(w) if open => {
-                w.end_ms = *t;
-                for m in masters {
-                    if !w.masters.contains(&m) {
-                        w.masters.push(m);
-                    }
-                }
-            }
-            _ => windows.push(Window { start_ms: *t, end_ms: *t, masters }),
-        }
-        open = true;
-    }
-    windows
+    crate::mastership::windows(rounds, |masters| masters >= 2)
 }
 
 fn words(

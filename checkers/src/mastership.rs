@@ -389,7 +389,8 @@ pub fn check(ops: &[Op]) -> MastershipResult {
     result
 }
 
-fn windows(rounds: &[(u64, Round)], bad: impl Fn(usize) -> bool) -> Vec<Window> {
+/// The stretches of consecutive answered rounds whose count of masters is `bad`.
+pub(crate) fn windows(rounds: &[(u64, Round)], bad: impl Fn(usize) -> bool) -> Vec<Window> {
     let mut out: Vec<Window> = Vec::new();
     let mut open = false;
     for (time, round) in rounds {

@@ -174,6 +174,35 @@ fn verdict(v: &serde_json::Value) -> &'static str {
     }
 }
 
+/// One line that says what a checker found, for junit.xml and report.html.
+pub(crate) fn checker_summary(checker: &str, r: &serde_json::Value) -> String {
+    let count = |k: &str| r[k].as_array().map_or(0, Vec::len);
+    match checker {
+        "mastership" | "convergence" => r["summary"].as_str().unwrap_or_default().to_string(),
+        "linearizable" => match (&r["counterexample"]["blocking"]["op"], r["reason"].as_str()) {
+            (serde_json::Value::String(op), _) => format!(
+                "key {}: no order of the operations explains {op} (history line {})",
+                r["counterexample"]["key"].as_str().unwrap_or("-"),
+                r["counterexample"]["blocking"]["lines"][1]
+            ),
+            (_, Some(reason)) => reason.to_string(),
+            _ => format!("{} operations over {} keys", r["ops"], r["keys"]),
+        },
+        "stats" => {
+            format!("ok {}, fail {}, info {}", r["total"]["ok"], r["total"]["fail"], r["total"]["info"])
+        }
+        "set" => format!(
+            "{} acknowledged, {} read back; lost {}, unexpected {}, duplicated {}",
+            r["acknowledged"],
+            r["read"],
+            count("lost"),
+            count("unexpected"),
+            count("duplicated")
+        ),
+        _ => String::new(),
+    }
+}
+
 /// `valid`, `invalid` or `unknown`, from a checker's result (or a bare verdict value).
 pub(crate) fn verdict_word(v: &serde_json::Value) -> &'static str {
     match v.get("valid").unwrap_or(v) {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use checkers::verdict::Results;
 
-use crate::analyze::{escape, verdict_word};
+use crate::analyze::{checker_summary, escape, verdict_word};
 
 /// The JUnit XML of `results` for the test named `name`.
 pub fn junit(name: &str, results: &Results) -> String {
@@ -19,7 +19,7 @@ pub fn junit(name: &str, results: &Results) -> String {
         results.checkers.len()
     );
     for (checker, result) in &results.checkers {
-        let summary = escape(&summary(checker, result));
+        let summary = escape(&checker_summary(checker, result));
         let _ = match verdict_word(result) {
             "valid" => writeln!(out, "  <testcase classname=\"splitbrain\" name=\"{checker}\"/>"),
             "invalid" => writeln!(
@@ -34,33 +34,4 @@ pub fn junit(name: &str, results: &Results) -> String {
     }
     out.push_str("</testsuite>\n");
     out
-}
-
-/// One line saying what a checker found.
-fn summary(checker: &str, r: &serde_json::Value) -> String {
-    let count = |k: &str| r[k].as_array().map_or(0, Vec::len);
-    match checker {
-        "mastership" | "convergence" => r["summary"].as_str().unwrap_or_default().to_string(),
-        "linearizable" => match (&r["counterexample"]["blocking"]["op"], r["reason"].as_str()) {
-            (serde_json::Value::String(op), _) => format!(
-                "key {}: no order of the operations explains {op} (history line {})",
-                r["counterexample"]["key"].as_str().unwrap_or("-"),
-                r["counterexample"]["blocking"]["lines"][1]
-            ),
-            (_, Some(reason)) => reason.to_string(),
-            _ => format!("{} operations over {} keys", r["ops"], r["keys"]),
-        },
-        "stats" => {
-            format!("ok {}, fail {}, info {}", r["total"]["ok"], r["total"]["fail"], r["total"]["info"])
-        }
-        "set" => format!(
-            "{} acknowledged, {} read back; lost {}, unexpected {}, duplicated {}",
-            r["acknowledged"],
-            r["read"],
-            count("lost"),
-            count("unexpected"),
-            count("duplicated")
-        ),
-        _ => String::new(),
-    }
 }

@@ -10,7 +10,7 @@ use checkers::history::{Op, OpType, Process, client_pairs};
 use checkers::mastership::Round;
 use checkers::verdict::{Results, Verdict};
 
-use crate::analyze::{escape, verdict_word};
+use crate::analyze::{checker_summary, escape, verdict_word};
 
 const WIDTH: f64 = 1000.0;
 const LANE: f64 = 26.0;
@@ -65,14 +65,7 @@ fn checkers_table(page: &mut String, results: &Results) {
     page.push_str("<section id=\"checkers\"><h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>summary</th></tr>\n");
     for (name, r) in &results.checkers {
         let verdict = verdict_word(r);
-        let summary = match name.as_str() {
-            "mastership" => r["summary"].as_str().unwrap_or_default().to_string(),
-            "stats" => {
-                format!("ok {}, fail {}, info {}", r["total"]["ok"], r["total"]["fail"], r["total"]["info"])
-            }
-            "set" => format!("{} acknowledged, {} read back", r["acknowledged"], r["read"]),
-            _ => String::new(),
-        };
+        let summary = checker_summary(name, r);
         let _ = writeln!(
             page,
             "<tr><td>{name}</td><td class=\"{verdict}\" style=\"color:#fff\">{verdict}</td><td>{}</td></tr>",
@@ -265,6 +258,36 @@ fn x(ms: u64, span: Span) -> f64 {
     120.0 + (at as f64 / (span.last - span.first) as f64) * (WIDTH - 130.0)
 }
 
+/// Room below a plot for its time axis.
+const AXIS: f64 = 18.0;
+
+/// A time axis in seconds since the test started, under a plot of `height`: ticks at a round
+/// step (at most about a dozen), each labelled.
+fn time_axis(svg: &mut String, span: Span, height: f64) {
+    let seconds = (span.last - span.first) as f64 / 1000.0;
+    let step = [1u64, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600]
+        .into_iter()
+        .find(|s| seconds / *s as f64 <= 12.0)
+        .unwrap_or(7200);
+    let _ = write!(
+        svg,
+        "<line class=\"axis\" x1=\"{:.1}\" y1=\"{height:.1}\" x2=\"{:.1}\" y2=\"{height:.1}\" stroke=\"#888\"/>",
+        x(span.first, span),
+        x(span.last, span)
+    );
+    let mut t = span.first.div_ceil(step * 1000) * step;
+    while t * 1000 <= span.last {
+        let at = x(t * 1000, span);
+        let _ = write!(
+            svg,
+            "<line x1=\"{at:.1}\" y1=\"{height:.1}\" x2=\"{at:.1}\" y2=\"{:.1}\" stroke=\"#888\"/><text class=\"tick\" x=\"{at:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\">{t} s</text>",
+            height + 4.0,
+            height + 14.0
+        );
+        t += step;
+    }
+}
+
 /// Shaded fault windows and marked split-brain windows over a plot of `height`.
 fn windows(svg: &mut String, results: &Results, span: Span, height: f64) {
     let faults =
@@ -327,8 +350,10 @@ fn timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
     let height = LANE * lanes.len() as f64 + 10.0;
     let _ = write!(
         page,
-        "<section id=\"timeline\"><h2>Mastership timeline</h2><svg id=\"mastership\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\">"
+        "<section id=\"timeline\"><h2>Mastership timeline</h2><svg id=\"mastership\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{}\">",
+        height + AXIS
     );
+    time_axis(page, span, height);
     windows(page, results, span, height);
     for (i, (node, segments)) in lanes.iter().enumerate() {
         let y = 8.0 + i as f64 * LANE;
@@ -361,12 +386,15 @@ fn latencies(page: &mut String, results: &Results, ops: &[Op], span: Span) {
     let height = 220.0;
     let _ = write!(
         page,
-        "<section id=\"latency\"><h2>Latency</h2><svg id=\"latencies\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\">"
+        "<section id=\"latency\"><h2>Latency</h2><svg id=\"latencies\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{}\">",
+        height + AXIS
     );
     windows(page, results, span, height);
+    time_axis(page, span, height);
     let _ = write!(
         page,
-        "<text x=\"4\" y=\"14\">{max:.0} ms</text><text x=\"4\" y=\"{:.0}\">0</text>",
+        "<text x=\"4\" y=\"14\">{max:.0} ms</text><text x=\"4\" y=\"{:.0}\">latency (ms)</text><text x=\"4\" y=\"{:.0}\">0</text>",
+        height / 2.0,
         height - 4.0
     );
     for (t, ms, kind) in points.iter().step_by(step) {
@@ -399,10 +427,17 @@ fn throughput(page: &mut String, results: &Results, span: Span) {
     let height = 160.0;
     let _ = write!(
         page,
-        "<section id=\"throughput\"><h2>Throughput</h2><svg id=\"rates\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\">"
+        "<section id=\"throughput\"><h2>Throughput</h2><svg id=\"rates\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{}\">",
+        height + AXIS
     );
     windows(page, results, span, height);
-    let _ = write!(page, "<text x=\"4\" y=\"14\">{peak}/s</text>");
+    time_axis(page, span, height);
+    let _ = write!(
+        page,
+        "<text x=\"4\" y=\"14\">{peak}/s</text><text x=\"4\" y=\"{:.0}\">operations/s</text><text x=\"4\" y=\"{:.0}\">0</text>",
+        height / 2.0,
+        height - 4.0
+    );
     for i in 0..seconds {
         let second_ms = i as u64 * 1000;
         if second_ms + 1000 < span.first || second_ms > span.last {
@@ -462,9 +497,11 @@ fn ops_timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
     let height = rows.len() as f64 * row_height + 10.0;
     let _ = write!(
         page,
-        "<section id=\"op-timeline\"><h2>Client operation timeline</h2><svg id=\"operations-timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\">"
+        "<section id=\"op-timeline\"><h2>Client operation timeline</h2><svg id=\"operations-timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{}\">",
+        height + AXIS
     );
     windows(page, results, span, height);
+    time_axis(page, span, height);
     for (i, p) in rows.iter().enumerate() {
         let label = if *p >= u64::MAX / 4 { "final".to_string() } else { format!("p{p}") };
         let _ = write!(

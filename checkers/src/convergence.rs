@@ -50,12 +50,18 @@ pub fn check(ops: &[Op]) -> ConvergenceResult {
     let (Some(start), Some(end)) = (mark("stability-start"), mark("stability-end")) else {
         return unknown("the history has no stability window".into());
     };
+    if end < start {
+        return unknown("the stability window's marks are out of order".into());
+    }
     let last = ops[start..end]
         .iter()
         .rev()
         .filter(|o| o.process == Process::observer() && o.f == "observe")
         .find_map(|o| serde_json::from_value::<Round>(o.value.clone()).ok());
-    let Some(round) = last else { return unknown("no observation in the stability window".into()) };
+    let Some(mut round) = last else { return unknown("no observation in the stability window".into()) };
+    for m in crate::mastership::recorded_members(ops).into_iter().flatten() {
+        round.nodes.entry(m).or_insert(None);
+    }
     let Ok(master) = round.single_master(true) else {
         return unknown("the stability window's last round shows no single master (see mastership)".into());
     };
@@ -64,9 +70,10 @@ pub fn check(ops: &[Op]) -> ConvergenceResult {
     let Some(reference) = views.iter().find(|(n, _)| **n == master).map(|(_, v)| *v) else {
         return unknown(format!("master {master} is not in the round"));
     };
-    let Some(digest) = reference.digest else {
-        return unknown("the nodes report no digest of their data".into());
-    };
+    if views.iter().any(|(_, v)| v.digest.is_none()) {
+        return unknown("not every node reports a digest of its data".into());
+    }
+    let digest = reference.digest.expect("checked above");
     let divergent: Vec<Divergent> = views
         .iter()
         .filter(|(n, v)| **n != master && v.digest != Some(digest))
@@ -135,6 +142,18 @@ mod tests {
         assert_eq!(r.valid, Verdict::Invalid, "{}", r.summary);
         assert_eq!(r.divergent, vec![Divergent { node: "n3".into(), applied: 8, master_applied: 10 }]);
         assert!(r.summary.contains("n3 (2 requests behind)"), "{}", r.summary);
+    }
+
+    #[test]
+    fn a_member_left_out_of_the_round_or_reversed_marks_are_unknown_not_valid() {
+        let start = Op::new(0, Process::harness(), OpType::Info, "history-start")
+            .with_value(serde_json::json!({"members": ["n1", "n2", "n3"]}));
+        let mut ops = window(round(&[("n1", 0, "Master", 10, Some(7)), ("n2", 1, "Backup", 10, Some(7))]));
+        ops.insert(0, start);
+        assert_eq!(check(&ops).valid, Verdict::Unknown, "n3 was never compared");
+        let reversed: Vec<Op> = window(round(&[("n1", 0, "Master", 1, Some(7))])).into_iter().rev().collect();
+        assert_eq!(check(&reversed).valid, Verdict::Unknown);
+        assert_eq!(crate::mastership::check(&reversed).valid, Verdict::Unknown, "no panic either");
     }
 
     #[test]

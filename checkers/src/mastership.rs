@@ -162,7 +162,7 @@ pub struct MastershipResult {
 }
 
 /// The replica hosts the run's start recorded (`history-start`'s `members`), if it did.
-fn recorded_members(ops: &[Op]) -> Option<Vec<String>> {
+pub(crate) fn recorded_members(ops: &[Op]) -> Option<Vec<String>> {
     let start = ops.iter().find(|o| o.process == Process::harness() && o.f == "history-start")?;
     serde_json::from_value(start.value.get("members")?.clone()).ok()
 }
@@ -286,6 +286,14 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         result.summary = "the history has no stability window: the run did not reach its final phase".into();
         return result;
     };
+    if end < start {
+        result.summary = format!(
+            "the stability window's marks are out of order (its end at history line {}, its start at line {})",
+            end + 1,
+            start + 1
+        );
+        return result;
+    }
     // The window is what was recorded between its two marks, in the history's order; a member
     // of the group (as the history's start records it) missing from a round was not seen.
     let members = recorded_members(ops);

@@ -11,9 +11,9 @@ use checkers::{convergence, deposed, mastership, perf, set, stats};
 
 use crate::error::Error;
 
-/// Every checker's verdict on `ops`: mastership, stats and perf always; set when the history
-/// has appends (the set workload), else linearizability (register model, key by key) when it has
-/// reads, writes or compare-and-sets (the register workload).
+/// Every checker's verdict on `ops`: mastership, convergence, stats and perf always; set over the
+/// keys appended to (the set workload); linearizability (register model, key by key) over the
+/// other keys' reads, writes and compare-and-sets (the register workload).
 pub fn analyze(ops: &[Op]) -> Results {
     fn entry<T: serde::Serialize>(
         name: &str,
@@ -27,25 +27,33 @@ pub fn analyze(ops: &[Op]) -> Results {
     let p = perf::check(ops);
     let mut parts = vec![entry("stats", s.valid, &s), entry("perf", p.valid, &p)];
     let client = |f: &[&str]| ops.iter().any(|o| o.process.is_client() && f.contains(&o.f.as_str()));
-    let mut data = if client(&["append"]) {
+    let mut data = Vec::new();
+    if client(&["append"]) {
         let set = set::check(ops);
-        Some(entry("set", set.valid, &set))
-    } else if client(&["read", "write", "cas"]) {
-        let l = linearizability(ops);
-        Some(entry("linearizable", l.valid, &l))
-    } else {
-        None
-    };
-    if let Some((_, valid, value)) = data.as_mut().filter(|(_, valid, _)| *valid != Verdict::Valid) {
-        let explained = deposed::explain(ops);
-        value["deposed_masters"] = serde_json::to_value(explained).expect("explanations serialize");
-        let _ = valid;
+        data.push(entry("set", set.valid, &set));
+    }
+    let registers = register_ops(ops);
+    if registers.iter().any(|o| o.process.is_client()) {
+        let l = linearizability(&registers);
+        data.push(entry("linearizable", l.valid, &l));
+    }
+    for (_, _, value) in data.iter_mut().filter(|(_, valid, _)| *valid != Verdict::Valid) {
+        value["deposed_masters"] =
+            serde_json::to_value(deposed::explain(ops)).expect("explanations serialize");
     }
     parts.extend(data);
     parts.push(entry("mastership", m.valid, &m));
     let c = convergence::check(ops);
     parts.push(entry("convergence", c.valid, &c));
     Results::combine(parts)
+}
+
+/// The history without the client operations on keys that were appended to (the set workload's,
+/// which the set checker judges): what is left are registers.
+fn register_ops(ops: &[Op]) -> Vec<Op> {
+    let appended: std::collections::BTreeSet<&Option<String>> =
+        ops.iter().filter(|o| o.process.is_client() && o.f == "append").map(|o| &o.key).collect();
+    ops.iter().filter(|o| !(o.process.is_client() && appended.contains(&o.key))).cloned().collect()
 }
 
 /// The register workload's client operations checked for linearizability; a history whose

@@ -263,8 +263,10 @@ impl<'a> Search<'a> {
     fn run(mut self, deadline: Instant, max_bytes: usize) -> (Outcome, u64) {
         let words = self.ops.len().div_ceil(64);
         // What one memo entry costs: its bitset, its state, and the hash set's own share.
-        let entry_bytes = |v: &Val| words * 8 + std::mem::size_of::<(Vec<u64>, Val)>() + heap_bytes(v) + 16;
-        let mut memo_bytes = 0usize;
+        // The table's slots are counted by its capacity, twice: a resize holds old and new.
+        let slot = std::mem::size_of::<(Vec<u64>, Val)>() + 8;
+        let entry_bytes = |v: &Val| words * 8 + heap_bytes(v);
+        let mut heap = 0usize;
         let mut linearized = vec![0u64; words];
         let mut state = self.model.initial();
         let mut stack: Vec<(usize, Val)> = Vec::new();
@@ -281,7 +283,7 @@ impl<'a> Search<'a> {
                     cache.len() as u64,
                 );
             }
-            if memo_bytes > max_bytes {
+            if heap + 2 * slot * cache.capacity() > max_bytes {
                 return (
                     Outcome::GaveUp(format!(
                         "memory budget of {} MiB spent after {} states",
@@ -302,7 +304,7 @@ impl<'a> Search<'a> {
                     with[op / 64] |= 1 << (op % 64);
                     let cost = entry_bytes(&next_state);
                     if cache.insert((with.clone(), next_state.clone())) {
-                        memo_bytes += cost;
+                        heap += cost;
                         stack.push((entry, std::mem::replace(&mut state, next_state)));
                         linearized = with;
                         self.lift(entry);

@@ -9,7 +9,8 @@
 //!   dropped; `:info` and never-completed operations are pending; nemesis events (keyword
 //!   processes) are ignored; for the `cas-register` model a read of `nil` is a wildcard. A
 //!   process must be an integer or a keyword.
-//! * `jsonl` (this project's histories): as `edn`, with `null` reads meaning absent; a process is
+//! * `jsonl` (this project's histories): as `edn`, with `null` reads meaning absent (never a
+//!   wildcard, whatever the model); a process is
 //!   a client number or `nemesis`, `observer`, `harness`.
 //!
 //! Values are compared exactly (see [`Val`]): integers beyond 64 bits keep their digits, and a
@@ -347,7 +348,11 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
                 op.complete = Some(position);
                 op.lines.1 = Some(e.line);
                 op.ret = match &op.call {
-                    Call::Read if model == Model::CasRegister && e.value == Edn::Nil => Ret::Unknown,
+                    Call::Read
+                        if model == Model::CasRegister && format != Format::Jsonl && e.value == Edn::Nil =>
+                    {
+                        Ret::Unknown
+                    }
                     Call::Read => Ret::Value(if model == Model::Kv && e.value == Edn::Nil {
                         Val::Str(String::new())
                     } else {

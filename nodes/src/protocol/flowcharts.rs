@@ -763,3 +763,43 @@ fn a_backup_that_missed_an_apply_catches_up_once_two_inquiries_find_it_behind() 
     r.handle_peer(t + ms(1), 0, PeerMsg::InquiryReply { nonce, epoch: Epoch::default(), applied: 4 });
     assert_eq!(state_requests(&drain(&mut r)).len(), 1, "behind twice without progress: download");
 }
+
+#[test]
+fn safe_a_download_never_replaces_a_state_with_an_older_one() {
+    // Backup 2 holds an acknowledged write of epoch 1; its master, wiped by a crash and still
+    // gathering, answers with an empty state: the backup keeps its own.
+    let mut r = backup_of(2, 0, safe());
+    let epoch = Epoch { counter: 1, master: 0 };
+    r.handle_peer(ms(20), 0, PeerMsg::Apply { epoch, seq: 1, op: write("x", 1) });
+    let nonce = state_request_nonce(&drain(&mut r));
+    let mut held = snapshot_with("x", 1, 1);
+    held.epoch = epoch;
+    r.handle_peer(ms(21), 0, PeerMsg::StateReply { nonce, snapshot: held.clone() });
+    drain(&mut r);
+    r.handle_timeout(ms(10) + safe().detect_interval);
+    let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!("an inquiry") };
+    r.handle_peer(ms(112), 0, PeerMsg::InquiryReply { nonce, epoch: Epoch::default(), applied: 0 });
+    let nonce = state_request_nonce(&drain(&mut r));
+    r.handle_peer(ms(113), 0, PeerMsg::StateReply { nonce, snapshot: Snapshot::default() });
+    assert_eq!(r.snapshot(), &held, "the older, empty state is refused");
+}
+
+#[test]
+fn safe_a_recovering_master_acknowledges_nothing() {
+    // Master 3 learns that 0 is registered and recovers towards it (role Master, master 0):
+    // 0's Apply must not be acknowledged before the state is downloaded.
+    let mut r = master(3, safe());
+    r.handle_ns(ms(400), NsReply::Notify { group: safe().group });
+    let nonce = lookup_nonce(&drain(&mut r));
+    r.handle_ns(ms(401), NsReply::LookupReply { nonce, registrations: vec![registration(0)] });
+    drain(&mut r);
+    assert_eq!((r.role(), r.master()), (Role::Master, Some(0)));
+    r.handle_peer(
+        ms(402),
+        0,
+        PeerMsg::Apply { epoch: Epoch { counter: 9, master: 0 }, seq: 1, op: write("x", 1) },
+    );
+    let actions = drain(&mut r);
+    assert!(!peer_msgs(&actions).iter().any(|(_, m)| matches!(m, PeerMsg::ApplyAck { .. })), "{actions:?}");
+    assert_eq!(r.snapshot().kv.get("x"), None);
+}

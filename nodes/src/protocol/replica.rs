@@ -36,7 +36,9 @@
 //!   [`Refusal::Uncommitted`]), so no uncommitted write is ever visible.
 //! * A backup applies only its own master's requests of its own epoch; a request of another
 //!   epoch, a gap, or an `InquiryReply` naming another epoch makes it download its master's
-//!   state, and after every download it acknowledges what it then holds.
+//!   state, and after every download it acknowledges what it then holds. A downloaded state
+//!   replaces its own only when it is at least as recent (a crashed member, which holds nothing,
+//!   or a master still gathering can hand out an older state than the one asking holds).
 //! * A failed synchronisation in recovery (M3 act 1050) does not terminate the server, which
 //!   would throw away its copy of every acknowledged write: it keeps its state and becomes a
 //!   backup of the registered master, whose inquiry decides what comes next.
@@ -45,7 +47,7 @@
 //! every member, a deposed master included, holds it under the master's epoch; states change
 //! afterwards only by applying more, or by downloading another member's state, so every member
 //! keeps it (until a crash wipes that member, which then holds nothing and orders below every
-//! other state). A new master gathers every member's state before it serves, so it adopts one
+//! other state; a download never replaces a state with an older one). A new master gathers every member's state before it serves, so it adopts one
 //! that holds every acknowledged write. Two servers that both believe they are master cannot
 //! both make progress: an update needs the acknowledgement of every member, and a master
 //! acknowledges nothing; so a master that answers a read holds exactly the committed state.
@@ -820,7 +822,11 @@ impl Replica {
         let Some(download) = self.download.take_if(|d| d.from == from && d.pending.nonce == nonce) else {
             return;
         };
-        self.state = snapshot;
+        // Under every-member a download never goes back: a member wiped by a crash (or one still
+        // gathering) must not hand its older state to a member that holds acknowledged writes.
+        if self.params.ack != AckMode::EveryMember || snapshot.recency() >= self.state.recency() {
+            self.state = snapshot;
+        }
         match download.purpose {
             DownloadPurpose::Startup => self.follow(now, from, Cause::StartupFollow),
             DownloadPurpose::Recovery => {

@@ -59,7 +59,7 @@ fn state_request_nonce(actions: &[Action]) -> u64 {
     peer_msgs(actions)
         .into_iter()
         .find_map(|(_, msg)| match msg {
-            PeerMsg::StateRequest { nonce } => Some(nonce),
+            PeerMsg::StateRequest { nonce, .. } => Some(nonce),
             _ => None,
         })
         .expect("a state request was sent")
@@ -539,7 +539,7 @@ fn state_requests(actions: &[Action]) -> Vec<(ReplicaId, u64)> {
     peer_msgs(actions)
         .into_iter()
         .filter_map(|(to, msg)| match msg {
-            PeerMsg::StateRequest { nonce } => Some((to, nonce)),
+            PeerMsg::StateRequest { nonce, .. } => Some((to, nonce)),
             _ => None,
         })
         .collect()
@@ -765,23 +765,21 @@ fn a_backup_that_missed_an_apply_catches_up_once_two_inquiries_find_it_behind() 
 }
 
 #[test]
-fn safe_a_download_never_replaces_a_state_with_an_older_one() {
-    // Backup 2 holds an acknowledged write of epoch 1; its master, wiped by a crash and still
-    // gathering, answers with an empty state: the backup keeps its own.
-    let mut r = backup_of(2, 0, safe());
-    let epoch = Epoch { counter: 1, master: 0 };
-    r.handle_peer(ms(20), 0, PeerMsg::Apply { epoch, seq: 1, op: write("x", 1) });
-    let nonce = state_request_nonce(&drain(&mut r));
-    let mut held = snapshot_with("x", 1, 1);
-    held.epoch = epoch;
-    r.handle_peer(ms(21), 0, PeerMsg::StateReply { nonce, snapshot: held.clone() });
+fn safe_a_master_still_gathering_answers_gathers_but_no_download() {
+    let mut r = Replica::new(0, safe(), Bugs::default());
+    r.start(ms(0));
+    let nonce = lookup_nonce(&drain(&mut r));
+    r.handle_ns(ms(1), NsReply::LookupReply { nonce, registrations: vec![] });
+    r.handle_timeout(ms(1) + safe().election_delay(0));
     drain(&mut r);
-    r.handle_timeout(ms(10) + safe().detect_interval);
-    let PeerMsg::Inquiry { nonce } = peer_msgs(&drain(&mut r))[0].1 else { panic!("an inquiry") };
-    r.handle_peer(ms(112), 0, PeerMsg::InquiryReply { nonce, epoch: Epoch::default(), applied: 0 });
-    let nonce = state_request_nonce(&drain(&mut r));
-    r.handle_peer(ms(113), 0, PeerMsg::StateReply { nonce, snapshot: Snapshot::default() });
-    assert_eq!(r.snapshot(), &held, "the older, empty state is refused");
+    r.handle_peer(ms(160), 1, PeerMsg::StateRequest { nonce: 5, gather: false });
+    assert!(drain(&mut r).is_empty(), "a backup's download gets nothing from a master still gathering");
+    r.handle_peer(ms(160), 1, PeerMsg::StateRequest { nonce: 6, gather: true });
+    let replies = peer_msgs(&drain(&mut r));
+    assert!(
+        matches!(replies[..], [(1, PeerMsg::StateReply { nonce: 6, .. })]),
+        "a rival's gather is answered: {replies:?}"
+    );
 }
 
 #[test]

@@ -36,8 +36,9 @@ pub enum PeerMsg {
     Apply { epoch: Epoch, seq: u64, op: Op },
     /// Replication: the backup holds everything of `epoch` up to `seq`.
     ApplyAck { epoch: Epoch, seq: u64 },
-    /// M3 / start-up / gap: send me your state.
-    StateRequest { nonce: u64 },
+    /// M3 / start-up / gap: send me your state (`gather`: for a new master's gather, which a
+    /// master still gathering answers too; it answers no download until it has gathered).
+    StateRequest { nonce: u64, gather: bool },
     /// The answer to a `StateRequest`.
     StateReply { nonce: u64, snapshot: Snapshot },
 }

@@ -36,9 +36,9 @@
 //!   [`Refusal::Uncommitted`]), so no uncommitted write is ever visible.
 //! * A backup applies only its own master's requests of its own epoch; a request of another
 //!   epoch, a gap, or an `InquiryReply` naming another epoch makes it download its master's
-//!   state, and after every download it acknowledges what it then holds. A downloaded state
-//!   replaces its own only when it is at least as recent (a crashed member, which holds nothing,
-//!   or a master still gathering can hand out an older state than the one asking holds).
+//!   state, and after every download it acknowledges what it then holds. A master answers no
+//!   download until it has gathered (a member wiped by a crash, become master, would otherwise
+//!   hand its empty state to backups that hold acknowledged writes).
 //! * A failed synchronisation in recovery (M3 act 1050) does not terminate the server, which
 //!   would throw away its copy of every acknowledged write: it keeps its state and becomes a
 //!   backup of the registered master, whose inquiry decides what comes next.
@@ -47,7 +47,7 @@
 //! every member, a deposed master included, holds it under the master's epoch; states change
 //! afterwards only by applying more, or by downloading another member's state, so every member
 //! keeps it (until a crash wipes that member, which then holds nothing and orders below every
-//! other state; a download never replaces a state with an older one). A new master gathers every member's state before it serves, so it adopts one
+//! other state; a master hands its state to no download before it has gathered). A new master gathers every member's state before it serves, so it adopts one
 //! that holds every acknowledged write. Two servers that both believe they are master cannot
 //! both make progress: an update needs the acknowledgement of every member, and a master
 //! acknowledges nothing; so a master that answers a read holds exactly the committed state.
@@ -460,7 +460,10 @@ impl Replica {
             PeerMsg::RevokeMaster { idx, .. } => self.on_revoke_master(now, idx),
             PeerMsg::Apply { epoch, seq, op } => self.on_apply(now, from, epoch, seq, op),
             PeerMsg::ApplyAck { epoch, seq } => self.on_apply_ack(from, epoch, seq),
-            PeerMsg::StateRequest { nonce } => {
+            // A master still gathering has no state to hand out yet (it may be a wiped member
+            // about to adopt the others'): it answers only other gathers until it has gathered.
+            PeerMsg::StateRequest { gather: false, .. } if self.gather.is_some() => {}
+            PeerMsg::StateRequest { nonce, .. } => {
                 let snapshot = self.state.clone();
                 self.send_peer(from, PeerMsg::StateReply { nonce, snapshot });
             }
@@ -677,7 +680,7 @@ impl Replica {
             self.finish_gather();
         }
         for m in missing {
-            self.send_peer(m, PeerMsg::StateRequest { nonce });
+            self.send_peer(m, PeerMsg::StateRequest { nonce, gather: true });
         }
     }
 
@@ -808,7 +811,7 @@ impl Replica {
         let nonce = self.nonce();
         let pending = Pending { nonce, deadline: now + self.params.inquiry_timeout };
         self.download = Some(Download { pending, from, purpose });
-        self.send_peer(from, PeerMsg::StateRequest { nonce });
+        self.send_peer(from, PeerMsg::StateRequest { nonce, gather: false });
     }
 
     fn on_state_reply(&mut self, now: Time, from: ReplicaId, nonce: u64, snapshot: Snapshot) {
@@ -822,11 +825,7 @@ impl Replica {
         let Some(download) = self.download.take_if(|d| d.from == from && d.pending.nonce == nonce) else {
             return;
         };
-        // Under every-member a download never goes back: a member wiped by a crash (or one still
-        // gathering) must not hand its older state to a member that holds acknowledged writes.
-        if self.params.ack != AckMode::EveryMember || snapshot.recency() >= self.state.recency() {
-            self.state = snapshot;
-        }
+        self.state = snapshot;
         match download.purpose {
             DownloadPurpose::Startup => self.follow(now, from, Cause::StartupFollow),
             DownloadPurpose::Recovery => {

@@ -288,6 +288,18 @@ fn time_axis(svg: &mut String, span: Span, height: f64) {
     }
 }
 
+/// A value axis at the left of a plot of `height`: its top value, its name, and 0.
+fn value_axis(svg: &mut String, top: &str, name: &str, height: f64) {
+    let _ = write!(
+        svg,
+        "<text x=\"4\" y=\"14\">{}</text><text x=\"4\" y=\"{:.0}\">{}</text><text x=\"4\" y=\"{:.0}\">0</text>",
+        escape(top),
+        height / 2.0,
+        escape(name),
+        height - 4.0
+    );
+}
+
 /// Shaded fault windows and marked split-brain windows over a plot of `height`.
 fn windows(svg: &mut String, results: &Results, span: Span, height: f64) {
     let faults =
@@ -391,12 +403,7 @@ fn latencies(page: &mut String, results: &Results, ops: &[Op], span: Span) {
     );
     windows(page, results, span, height);
     time_axis(page, span, height);
-    let _ = write!(
-        page,
-        "<text x=\"4\" y=\"14\">{max:.0} ms</text><text x=\"4\" y=\"{:.0}\">latency (ms)</text><text x=\"4\" y=\"{:.0}\">0</text>",
-        height / 2.0,
-        height - 4.0
-    );
+    value_axis(page, &format!("{max:.0} ms"), "latency (ms)", height);
     for (t, ms, kind) in points.iter().step_by(step) {
         let class = kind.name();
         let y = height - 10.0 - (ms / max) * (height - 20.0);
@@ -432,12 +439,7 @@ fn throughput(page: &mut String, results: &Results, span: Span) {
     );
     windows(page, results, span, height);
     time_axis(page, span, height);
-    let _ = write!(
-        page,
-        "<text x=\"4\" y=\"14\">{peak}/s</text><text x=\"4\" y=\"{:.0}\">operations/s</text><text x=\"4\" y=\"{:.0}\">0</text>",
-        height / 2.0,
-        height - 4.0
-    );
+    value_axis(page, &format!("{peak}/s"), "operations/s", height);
     for i in 0..seconds {
         let second_ms = i as u64 * 1000;
         if second_ms + 1000 < span.first || second_ms > span.last {

@@ -545,14 +545,21 @@ fn state_requests(actions: &[Action]) -> Vec<(ReplicaId, u64)> {
         .collect()
 }
 
-/// Master 0 of the safe setting that gathered an empty state from every member (at 200 ms).
-fn ready_master() -> Replica {
+/// Replica 0 of the safe setting just after the election made it master (at 151 ms), with the
+/// state requests of its gather.
+fn gathering_master() -> (Replica, Vec<(ReplicaId, u64)>) {
     let mut r = Replica::new(0, safe(), Bugs::default());
     r.start(ms(0));
     let nonce = lookup_nonce(&drain(&mut r));
     r.handle_ns(ms(1), NsReply::LookupReply { nonce, registrations: vec![] });
     r.handle_timeout(ms(1) + safe().election_delay(0));
     let asked = state_requests(&drain(&mut r));
+    (r, asked)
+}
+
+/// Master 0 of the safe setting that gathered an empty state from every member (at 200 ms).
+fn ready_master() -> Replica {
+    let (mut r, asked) = gathering_master();
     assert_eq!(asked.iter().map(|(m, _)| *m).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
     for (m, nonce) in asked {
         r.handle_peer(ms(200), m, PeerMsg::StateReply { nonce, snapshot: Snapshot::default() });
@@ -571,12 +578,7 @@ fn all_inquire(r: &mut Replica, at: Duration) {
 
 #[test]
 fn safe_a_new_master_serves_nothing_until_every_member_sent_its_state() {
-    let mut r = Replica::new(0, safe(), Bugs::default());
-    r.start(ms(0));
-    let nonce = lookup_nonce(&drain(&mut r));
-    r.handle_ns(ms(1), NsReply::LookupReply { nonce, registrations: vec![] });
-    r.handle_timeout(ms(1) + safe().election_delay(0));
-    let asked = state_requests(&drain(&mut r));
+    let (mut r, asked) = gathering_master();
     assert_eq!(asked.len(), 4, "every other member is asked for its state");
     r.handle_request(ms(160), 7, 1, Op::Read { key: "x".into() });
     let refused = Err(ReplyError::Refused { why: Refusal::Gathering { missing: vec![1, 2, 3, 4] } });
@@ -766,12 +768,7 @@ fn a_backup_that_missed_an_apply_catches_up_once_two_inquiries_find_it_behind() 
 
 #[test]
 fn safe_a_master_still_gathering_answers_gathers_but_no_download() {
-    let mut r = Replica::new(0, safe(), Bugs::default());
-    r.start(ms(0));
-    let nonce = lookup_nonce(&drain(&mut r));
-    r.handle_ns(ms(1), NsReply::LookupReply { nonce, registrations: vec![] });
-    r.handle_timeout(ms(1) + safe().election_delay(0));
-    drain(&mut r);
+    let (mut r, _) = gathering_master();
     r.handle_peer(ms(160), 1, PeerMsg::StateRequest { nonce: 5, gather: false });
     assert!(drain(&mut r).is_empty(), "a backup's download gets nothing from a master still gathering");
     r.handle_peer(ms(160), 1, PeerMsg::StateRequest { nonce: 6, gather: true });

@@ -4,9 +4,9 @@
 //! for event, in a fraction of real time.
 //!
 //! What differs from a real run: the network is the simulator's (1 ms links with up to 1 ms of
-//! seeded jitter); a client keeps the master it last used, as the real one does, and looks the
-//! master up at the name server when it has none (a replica drawn at random when none is
-//! registered), but takes a redirect as a definite failure of that operation (the real client
+//! seeded jitter); a client keeps the master it last used for [`MASTER_TTL`], as the real one
+//! does, and looks the master up at the name server when it has none or its answer is older (a
+//! replica drawn at random when none is registered), but takes a redirect as a definite failure of that operation (the real client
 //! follows it within the same operation); status queries reach every replica that is up and not
 //! paused.
 
@@ -20,10 +20,11 @@ use checkers::history::{HistoryWriter, Op as HistoryOp, OpType, Process};
 use checkers::mastership::{NodeView, Round};
 use faults::Host;
 use faults::fault::Fault;
-use nodes::protocol::ReplicaId;
+use nodes::client::MASTER_TTL;
 use nodes::protocol::bugs::Bugs;
 use nodes::protocol::kv::Op;
 use nodes::protocol::message::{OpOutput, ReplyError};
+use nodes::protocol::{ReplicaId, Time};
 use nodes::sim::{NodeId, Sim, SimConfig, SimEvent};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -126,8 +127,8 @@ struct Slot {
     process: u64,
     ops: ClientGen,
     busy: bool,
-    /// The master this client believes in, as the real client caches it.
-    master: Option<ReplicaId>,
+    /// The master this client believes in, and since when, as the real client caches it.
+    master: Option<(ReplicaId, Time)>,
 }
 
 struct World<'p> {
@@ -322,7 +323,10 @@ impl<'p> World<'p> {
     fn invoke(&mut self, slot: usize, process: u64, f: &'static str, op: Op) -> u64 {
         let (key, argument) = describe(&op);
         self.record(Process::Client(process), OpType::Invoke, f, argument).key = Some(key);
-        let cached = self.slots.get(slot).and_then(|s| s.master);
+        let now = self.sim.now();
+        let cached =
+            self.slots.get(slot).and_then(|s| s.master).filter(|&(_, since)| now < since + MASTER_TTL);
+        let cached = cached.map(|(m, _)| m);
         let registered =
             || self.sim.nameserver().registrations(&self.group, self.sim.now()).first().map(|r| r.id);
         let target = cached
@@ -331,7 +335,7 @@ impl<'p> World<'p> {
         let request = self.sim.request(target, op.clone());
         if let Some(s) = self.slots.get_mut(slot) {
             s.busy = true;
-            s.master = Some(target);
+            s.master = Some((target, s.master.filter(|&(m, _)| m == target).map_or(now, |(_, since)| since)));
         }
         self.outstanding.insert(request, Outstanding { slot, target, process, f, op });
         self.agenda.push(Reverse((self.sim.now() + self.plan.op_timeout, Task::Expire(request))));
@@ -359,9 +363,10 @@ impl<'p> World<'p> {
                 SimEvent::RoleChanged { .. } => continue,
             };
             let Some(call) = self.outstanding.remove(&request) else { continue };
+            let now = self.sim.now();
             if let (Err(ReplyError::NotMaster { master }), Some(s)) = (&result, self.slots.get_mut(call.slot))
             {
-                s.master = master.filter(|&m| m != call.target);
+                s.master = master.filter(|&m| m != call.target).map(|m| (m, now));
             }
             let (key, argument) = describe(&call.op);
             let (kind, value, error) = match result {

@@ -23,6 +23,11 @@ use crate::runtime::frame::{codec, decode, encode};
 /// Redirects followed by one request before it fails.
 const MAX_HOPS: usize = 4;
 
+/// How long a client trusts the master it knows before it asks the name server again, as a
+/// client resolving a name with a time-to-live does. Without it a client would follow a deposed
+/// master for as long as that master answers, and never meet the one the name server registered.
+pub const MASTER_TTL: Duration = Duration::from_secs(1);
+
 /// Where a client finds the group.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -34,6 +39,8 @@ pub struct ClientConfig {
     pub members: Vec<SocketAddr>,
     /// The time-out of one whole request, redirects included.
     pub timeout: Duration,
+    /// How long a known master is used before the name server is asked again.
+    pub master_ttl: Duration,
 }
 
 impl ClientConfig {
@@ -44,6 +51,7 @@ impl ClientConfig {
             nameserver: config.nameserver.address,
             members: config.members.iter().map(|m| m.address).collect(),
             timeout,
+            master_ttl: MASTER_TTL,
         }
     }
 }
@@ -91,7 +99,8 @@ type Conn = Framed<TcpStream, LengthDelimitedCodec>;
 /// A client of one group; not shared between tasks (make one per worker).
 pub struct Client {
     config: ClientConfig,
-    master: Option<ReplicaId>,
+    /// The master this client believes in, and since when.
+    master: Option<(ReplicaId, Instant)>,
     conns: HashMap<ReplicaId, Conn>,
     nameserver: Option<Conn>,
     next_id: u64,
@@ -103,12 +112,14 @@ impl Client {
         Client { config, master: None, conns: HashMap::new(), nameserver: None, next_id: 0 }
     }
 
-    /// Runs `op` on the master: looked up at the name server when unknown, redirects followed.
+    /// Runs `op` on the master: looked up at the name server when unknown or known for longer
+    /// than [`ClientConfig::master_ttl`], redirects followed.
     pub async fn execute(&mut self, op: Op) -> Result<Completed, RequestError> {
         let deadline = Instant::now() + self.config.timeout;
         for _ in 0..MAX_HOPS {
             let target = match self.master {
-                Some(m) => m,
+                Some((m, since)) if since.elapsed() < self.config.master_ttl => m,
+                Some((m, _)) => self.lookup_master(deadline).await.unwrap_or(m),
                 None => self.lookup_master(deadline).await?,
             };
             match self.send(target, &op, deadline).await {
@@ -117,7 +128,9 @@ impl Client {
                 }
                 Err(e) => return Err(e),
                 Ok(Ok(output)) => return Ok(Completed { node: target, output }),
-                Ok(Err(ReplyError::NotMaster { master })) => self.master = master.filter(|&m| m != target),
+                Ok(Err(ReplyError::NotMaster { master })) => {
+                    self.master = master.filter(|&m| m != target).map(|m| (m, Instant::now()));
+                }
                 Ok(Err(e)) => return Err(reply_error(target, e)),
             }
         }
@@ -139,7 +152,7 @@ impl Client {
             self.lookup(deadline).await.map_err(|e| failed(format!("name server look-up: {e}")))?;
         let master =
             registrations.first().map(|r| r.id).ok_or_else(|| failed("no master registered".into()))?;
-        self.master = Some(master);
+        self.master = Some((master, Instant::now()));
         Ok(master)
     }
 

@@ -10,7 +10,8 @@
 //! * [`set`]: lost, unexpected, recovered and duplicated elements of the set workload.
 //! * [`perf`]: latency quantiles, throughput over time and fault windows.
 //! * [`deposed`]: what a master did while a rival served, in words (explains data anomalies).
-//! * [`verdict`]: the three-valued verdict and the combined results.
+//! * [`verdict`]: the three-valued verdict.
+//! * [`results`]: every checker behind one interface, and a run's combined results.
 
 pub mod convergence;
 pub mod deposed;
@@ -19,6 +20,7 @@ pub mod history;
 pub mod linearizable;
 pub mod mastership;
 pub mod perf;
+pub mod results;
 pub mod set;
 pub mod stats;
 pub mod verdict;

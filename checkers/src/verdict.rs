@@ -1,6 +1,4 @@
-//! The three-valued verdict and the combined results of every checker.
-
-use std::collections::BTreeMap;
+//! The three-valued verdict: the one vocabulary of verdict words and exit codes.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -21,23 +19,25 @@ impl Verdict {
         self.max(other)
     }
 
-    /// The exit code of a run with this verdict: 0 valid, 1 invalid, 2 unknown.
-    pub fn exit_code(self) -> u8 {
+    /// The verdict's word, as the console, junit.xml, report.html and campaigns print it:
+    /// `valid`, `INVALID` (loud, as it should be) or `unknown`.
+    pub fn word(self) -> &'static str {
         match self {
-            Verdict::Valid => 0,
-            Verdict::Invalid => 1,
-            Verdict::Unknown => 2,
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "INVALID",
+            Verdict::Unknown => "unknown",
         }
+    }
+
+    /// The verdict whose [`word`](Verdict::word) is `word`.
+    pub fn parse_word(word: &str) -> Option<Verdict> {
+        [Verdict::Valid, Verdict::Invalid, Verdict::Unknown].into_iter().find(|v| v.word() == word)
     }
 }
 
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Verdict::Valid => "valid",
-            Verdict::Invalid => "INVALID",
-            Verdict::Unknown => "unknown",
-        })
+        f.write_str(self.word())
     }
 }
 
@@ -62,28 +62,6 @@ impl<'de> Deserialize<'de> for Verdict {
     }
 }
 
-/// `results.json`: the overall verdict (the worst of the checkers') and each checker's result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Results {
-    /// The worst verdict of all checkers.
-    pub valid: Verdict,
-    /// Each checker's result, by name; every one has a `valid` field.
-    pub checkers: BTreeMap<String, serde_json::Value>,
-}
-
-impl Results {
-    /// Combines `(name, verdict, result)` triples.
-    pub fn combine(parts: impl IntoIterator<Item = (String, Verdict, serde_json::Value)>) -> Self {
-        let mut valid = Verdict::Valid;
-        let mut checkers = BTreeMap::new();
-        for (name, verdict, result) in parts {
-            valid = valid.worst(verdict);
-            checkers.insert(name, result);
-        }
-        Results { valid, checkers }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,10 +76,9 @@ mod tests {
         assert_eq!(back, [Verdict::Valid, Verdict::Invalid, Verdict::Unknown]);
         assert_eq!(Verdict::Valid.worst(Verdict::Unknown), Verdict::Unknown);
         assert_eq!(Verdict::Unknown.worst(Verdict::Invalid), Verdict::Invalid);
-        let r = Results::combine([
-            ("a".into(), Verdict::Valid, serde_json::json!({"valid": true})),
-            ("b".into(), Verdict::Unknown, serde_json::json!({"valid": "unknown"})),
-        ]);
-        assert_eq!(r.valid, Verdict::Unknown);
+        assert_eq!(Verdict::parse_word("INVALID"), Some(Verdict::Invalid));
+        for v in [Verdict::Valid, Verdict::Invalid, Verdict::Unknown] {
+            assert_eq!(Verdict::parse_word(v.word()), Some(v));
+        }
     }
 }

@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 
 use crate::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
 use crate::error::Error;
+use crate::exit;
 use nodes::protocol::bugs::Bug;
 
 use crate::plan::{NodesSource, Plan, PlanError, ReplicaSettings, TestSpec, Workload};
@@ -71,12 +72,15 @@ pub struct CampaignFile {
     pub repeats: Option<u32>,
 }
 
+/// The outcome word of a run in which the harness itself failed.
+const HARNESS_FAILED_WORD: &str = "harness-failed";
+
 /// How one run of a campaign ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// The checkers' verdict.
-    Verdict(String),
+    Verdict(Verdict),
     /// The harness itself failed; the reason.
     HarnessFailed(String),
 }
@@ -98,16 +102,16 @@ impl Row {
     fn rank(&self) -> u8 {
         match &self.outcome {
             Outcome::HarnessFailed(_) => 3,
-            Outcome::Verdict(v) if v == "invalid" => 2,
-            Outcome::Verdict(v) if v == "unknown" => 1,
-            Outcome::Verdict(_) => 0,
+            Outcome::Verdict(Verdict::Invalid) => 2,
+            Outcome::Verdict(Verdict::Unknown) => 1,
+            Outcome::Verdict(Verdict::Valid) => 0,
         }
     }
 
-    fn word(&self) -> String {
+    fn word(&self) -> &'static str {
         match &self.outcome {
-            Outcome::HarnessFailed(_) => "harness-failed".into(),
-            Outcome::Verdict(v) => v.clone(),
+            Outcome::HarnessFailed(_) => HARNESS_FAILED_WORD,
+            Outcome::Verdict(v) => v.word(),
         }
     }
 }
@@ -229,7 +233,7 @@ pub async fn run(
             Ok(outcome) => Row {
                 name: plan.name.clone(),
                 seed: plan.seed,
-                outcome: Outcome::Verdict(verdict_word(outcome.results.valid)),
+                outcome: Outcome::Verdict(outcome.results.valid),
                 dir: Some(outcome.dir),
             },
             Err(e) => Row {
@@ -258,15 +262,6 @@ pub async fn run(
     Ok((rows, dir))
 }
 
-fn verdict_word(v: Verdict) -> String {
-    match v {
-        Verdict::Valid => "valid",
-        Verdict::Invalid => "invalid",
-        Verdict::Unknown => "unknown",
-    }
-    .into()
-}
-
 /// The console summary: a line per run, then the counts of each outcome.
 pub fn summary(rows: &[Row]) -> String {
     let mut out = String::new();
@@ -288,10 +283,10 @@ pub fn summary(rows: &[Row]) -> String {
         out,
         "{} runs: {} valid, {} invalid, {} unknown, {} harness-failed",
         rows.len(),
-        count("valid"),
-        count("invalid"),
-        count("unknown"),
-        count("harness-failed")
+        count(Verdict::Valid.word()),
+        count(Verdict::Invalid.word()),
+        count(Verdict::Unknown.word()),
+        count(HARNESS_FAILED_WORD)
     );
     out
 }
@@ -299,10 +294,10 @@ pub fn summary(rows: &[Row]) -> String {
 /// The exit code of the worst outcome: 255 harness failure, 1 invalid, 2 unknown, 0 valid.
 pub fn exit_code(rows: &[Row]) -> u8 {
     match rows.iter().map(Row::rank).max().unwrap_or(0) {
-        3 => 255,
-        2 => 1,
-        1 => 2,
-        _ => 0,
+        3 => exit::HARNESS_FAILED,
+        2 => exit::INVALID,
+        1 => exit::UNKNOWN,
+        _ => exit::VALID,
     }
 }
 
@@ -310,7 +305,7 @@ fn page(name: &str, rows: &[Row]) -> String {
     let mut html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>campaign {name}</title><style>\
          body{{font:14px system-ui,sans-serif;margin:1.5em}}td,th{{border:1px solid #ccc;padding:2px 8px}}table{{border-collapse:collapse}}\
-         .valid{{background:#c8e6c9}}.invalid{{background:#ffcdd2}}.unknown{{background:#ffe0b2}}.harness-failed{{background:#e0e0e0}}\
+         .valid{{background:#c8e6c9}}.INVALID{{background:#ffcdd2}}.unknown{{background:#ffe0b2}}.harness-failed{{background:#e0e0e0}}\
          </style></head><body><h1>campaign {name}</h1><p>{}</p><table><tr><th>outcome</th><th>test</th><th>seed</th><th>report</th></tr>",
         crate::analyze::escape(summary(rows).lines().last().unwrap_or_default())
     );

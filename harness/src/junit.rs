@@ -3,32 +3,36 @@
 
 use std::fmt::Write as _;
 
-use checkers::verdict::Results;
+use checkers::results::Results;
+use checkers::verdict::Verdict;
 
-use crate::analyze::{checker_summary, escape, verdict_word};
+use crate::analyze::escape;
 
 /// The JUnit XML of `results` for the test named `name`.
 pub fn junit(name: &str, results: &Results) -> String {
-    let failures = results.checkers.values().filter(|c| verdict_word(c) == "invalid").count();
-    let errors = results.checkers.values().filter(|c| verdict_word(c) == "unknown").count();
+    let each = results.checkers.each();
+    let count = |v: Verdict| each.iter().filter(|(_, r)| r.verdict() == v).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuite name=\"splitbrain {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\">",
+        "<testsuite name=\"splitbrain {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\">",
         escape(name),
-        results.checkers.len()
+        each.len(),
+        count(Verdict::Invalid),
+        count(Verdict::Unknown),
     );
-    for (checker, result) in &results.checkers {
-        let summary = escape(&checker_summary(checker, result));
-        let _ = match verdict_word(result) {
-            "valid" => writeln!(out, "  <testcase classname=\"splitbrain\" name=\"{checker}\"/>"),
-            "invalid" => writeln!(
+    for (checker, result) in &each {
+        let summary = escape(&result.summary());
+        let verdict = result.verdict();
+        let _ = match verdict {
+            Verdict::Valid => writeln!(out, "  <testcase classname=\"splitbrain\" name=\"{checker}\"/>"),
+            Verdict::Invalid => writeln!(
                 out,
                 "  <testcase classname=\"splitbrain\" name=\"{checker}\">\n    <failure message=\"{summary}\">{summary}</failure>\n  </testcase>"
             ),
-            _ => writeln!(
+            Verdict::Unknown => writeln!(
                 out,
-                "  <testcase classname=\"splitbrain\" name=\"{checker}\">\n    <error message=\"unknown: {summary}\">{summary}</error>\n  </testcase>"
+                "  <testcase classname=\"splitbrain\" name=\"{checker}\">\n    <error message=\"{verdict}: {summary}\">{summary}</error>\n  </testcase>"
             ),
         };
     }

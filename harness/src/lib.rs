@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod exit;
 pub mod generator;
 pub mod junit;
 pub mod nemesis;

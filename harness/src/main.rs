@@ -14,12 +14,7 @@ use harness::plan::{Plan, ReplicaSettings, TestSpec};
 use nodes::protocol::bugs::{Bug, Bugs};
 use nodes::protocol::params::AckMode;
 
-/// Exit codes: 0 valid, 1 invalid (an anomaly was found), 2 unknown, 130 interrupted, 254 bad
-/// arguments, 255 harness failure.
-const EXIT_INVALID: u8 = 1;
-const EXIT_BAD_INPUT: u8 = nodes::runtime::EXIT_BAD_INPUT;
-const EXIT_INTERRUPTED: u8 = 130;
-const EXIT_FAILURE: u8 = 255;
+use harness::exit;
 
 #[derive(Parser)]
 #[command(
@@ -104,6 +99,10 @@ enum Command {
     Analyze {
         /// The run's directory.
         dir: PathBuf,
+        /// Comma list of the checkers to run, of those that fit the workload (default all):
+        /// mastership, convergence, linearizable, set, stats, perf.
+        #[arg(long, value_delimiter = ',', value_parser = checkers::results::Checker::parse)]
+        checkers: Vec<checkers::results::Checker>,
     },
     /// Make, inspect or remove the local cluster of test hosts (network namespaces with sshd).
     Cluster {
@@ -189,7 +188,11 @@ struct TestArgs {
     /// Switch on a deliberate bug in every process (repeatable).
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<Bug>,
-    /// Replica acknowledgement: async or all.
+    /// Comma list of the checkers to run, of those that fit the workload (default all):
+    /// mastership, convergence, linearizable, set, stats, perf.
+    #[arg(long, value_delimiter = ',', value_parser = checkers::results::Checker::parse)]
+    checkers: Vec<checkers::results::Checker>,
+    /// Replica acknowledgement: every-member (safe), async or all (the seeds').
     #[arg(long, value_parser = parse_kebab::<AckMode>)]
     ack: Option<AckMode>,
     /// Election delay scheme: integral or equal.
@@ -269,7 +272,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             let interrupted = e.downcast_ref::<Error>().is_some_and(|e| matches!(e, Error::Interrupted));
-            ExitCode::from(if interrupted { EXIT_INTERRUPTED } else { EXIT_FAILURE })
+            ExitCode::from(if interrupted { exit::INTERRUPTED } else { exit::HARNESS_FAILED })
         }
     }
 }
@@ -314,7 +317,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(found) => found,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                    return Ok(ExitCode::from(exit::BAD_INPUT));
                 }
             };
             let bin_dir = match bin_dir {
@@ -328,10 +331,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("campaign: {}", dir.join("campaign.html").display());
             Ok(ExitCode::from(harness::campaign::exit_code(&rows)))
         }
-        Command::Analyze { dir } => {
-            let results = harness::analyze::analyze_dir(&dir)?;
+        Command::Analyze { dir, checkers } => {
+            let chosen =
+                if checkers.is_empty() { checkers::results::all() } else { checkers.into_iter().collect() };
+            let results = harness::analyze::analyze_dir(&dir, &chosen)?;
             println!("{}", harness::analyze::summary(&results));
-            Ok(ExitCode::from(results.valid.exit_code()))
+            Ok(ExitCode::from(exit::of(results.valid)))
         }
         Command::Cluster { action, state_dir, prefix } => {
             runtime.block_on(cluster(action, state_dir, prefix))?;
@@ -394,7 +399,7 @@ async fn cluster(action: ClusterAction, state_dir: PathBuf, prefix: String) -> R
 async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let bad = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
-        Ok(ExitCode::from(EXIT_BAD_INPUT))
+        Ok(ExitCode::from(exit::BAD_INPUT))
     };
     let file_spec = match &args.config {
         Some(path) => match TestSpec::load(path) {
@@ -428,6 +433,7 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         rate: args.rate,
         op_timeout_ms: args.op_timeout_ms,
         bugs: (!args.bugs.is_empty()).then_some(args.bugs),
+        checkers: (!args.checkers.is_empty()).then_some(args.checkers),
         replica: ReplicaSettings {
             ack: args.ack,
             election: args.election,
@@ -452,7 +458,7 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         };
         println!("{}", harness::analyze::summary(&outcome.results));
         println!("seed: {}; results: {}", plan.seed, outcome.dir.display());
-        return Ok(ExitCode::from(outcome.results.valid.exit_code()));
+        return Ok(ExitCode::from(exit::of(outcome.results.valid)));
     }
     let bin_dir = match args.bin_dir {
         Some(dir) => dir,
@@ -472,7 +478,7 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let outcome = outcome?;
     println!("{}", harness::analyze::summary(&outcome.results));
     println!("seed: {}; results: {}", plan.seed, outcome.dir.display());
-    Ok(ExitCode::from(outcome.results.valid.exit_code()))
+    Ok(ExitCode::from(exit::of(outcome.results.valid)))
 }
 
 fn check(
@@ -490,14 +496,14 @@ fn check(
             Ok(text) => text,
             Err(e) => {
                 eprintln!("error: {}: {e}", file.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
+                return ExitCode::from(exit::BAD_INPUT);
             }
         };
         match operations(&text, format, model) {
             Ok(ops) => histories.push((file, ops)),
             Err(e) => {
                 eprintln!("error: {}:{}: {}", file.display(), e.line, e.problem);
-                return ExitCode::from(EXIT_BAD_INPUT);
+                return ExitCode::from(exit::BAD_INPUT);
             }
         }
     }
@@ -540,7 +546,7 @@ fn check(
             }
         }
     }
-    ExitCode::from(worst.exit_code())
+    ExitCode::from(exit::of(worst))
 }
 
 /// Writes a nodes file for `--node` hosts (the first runs the name server) and returns its path.
@@ -588,5 +594,5 @@ fn report_demo(outcome: &demo::DemoOutcome) -> ExitCode {
         println!("INVALID: acknowledged writes lost: {:?}", outcome.lost);
     }
     let valid = outcome.new_master.is_some() && outcome.lost.is_empty();
-    if valid { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) }
+    if valid { ExitCode::SUCCESS } else { ExitCode::from(exit::INVALID) }
 }

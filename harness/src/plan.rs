@@ -14,12 +14,15 @@
 //! recovery_time: 15
 //! stability_window: 5
 //! bugs: []
+//! checkers: [mastership, convergence, linearizable, set, stats, perf]   # default: all that fit
 //! replica: { ack: async, election: integral, recovery: backup }
 //! ```
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use checkers::results::{self, Checker};
 use faults::partition::Shape;
 use faults::select::Selector;
 use nodes::protocol::bugs::Bug;
@@ -176,6 +179,8 @@ pub struct TestSpec {
     pub op_timeout_ms: Option<u64>,
     /// Deliberate bugs.
     pub bugs: Option<Vec<Bug>>,
+    /// The checkers to run (those of them that fit the workload).
+    pub checkers: Option<Vec<Checker>>,
     /// Replica settings.
     #[serde(default)]
     pub replica: ReplicaSettings,
@@ -215,6 +220,7 @@ impl TestSpec {
             rate: self.rate.or(other.rate),
             op_timeout_ms: self.op_timeout_ms.or(other.op_timeout_ms),
             bugs: self.bugs.or(other.bugs),
+            checkers: self.checkers.or(other.checkers),
             replica: self.replica.or(other.replica),
             store: self.store.or(other.store),
         }
@@ -270,6 +276,9 @@ pub struct Plan {
     pub op_timeout: Duration,
     /// Deliberate bugs.
     pub bugs: Vec<Bug>,
+    /// The checkers to run (those of them that fit the workload); every one by default.
+    #[serde(default = "results::all")]
+    pub checkers: BTreeSet<Checker>,
     /// Replica settings.
     pub replica: ReplicaSettings,
     /// The store's root.
@@ -334,6 +343,11 @@ impl Plan {
         if targets.is_empty() {
             return Err(bad("targets", "targets", "name at least one selector".into()));
         }
+        let checkers: BTreeSet<Checker> =
+            spec.checkers.map_or_else(results::all, |c| c.into_iter().collect());
+        if checkers.is_empty() {
+            return Err(bad("checkers", "checkers", "name at least one checker".into()));
+        }
         Ok(Plan {
             name: spec.name.unwrap_or_else(|| "test".into()),
             nodes,
@@ -351,6 +365,7 @@ impl Plan {
             rate,
             op_timeout: Duration::from_millis(op_timeout),
             bugs: spec.bugs.unwrap_or_default(),
+            checkers,
             replica: spec.replica,
             store: spec.store.unwrap_or_else(|| PathBuf::from("store")),
         })
@@ -381,6 +396,7 @@ mod tests {
         assert_eq!(p.nodes, NodesSource::Local(5));
         assert_eq!((p.concurrency, p.seed, p.time_limit), (5, 7, Duration::from_secs(60)));
         assert_eq!(p.nemesis, vec![NemesisKind::Partition]);
+        assert_eq!(p.checkers, results::all());
     }
 
     #[test]
@@ -400,6 +416,7 @@ mod tests {
             ),
             (TestSpec { nemesis: Some(vec!["flood".into()]), ..TestSpec::default() }, "--nemesis"),
             (TestSpec { time_limit: Some(0), ..TestSpec::default() }, "--time-limit"),
+            (TestSpec { checkers: Some(vec![]), ..TestSpec::default() }, "--checkers"),
             (
                 TestSpec { nodes: Some(3), nodes_file: Some("n.yaml".into()), ..TestSpec::default() },
                 "--nodes",

@@ -8,9 +8,10 @@ use std::path::Path;
 
 use checkers::history::{Op, OpType, Process, client_pairs};
 use checkers::mastership::Round;
-use checkers::verdict::{Results, Verdict};
+use checkers::results::Results;
+use checkers::verdict::Verdict;
 
-use crate::analyze::{checker_summary, escape, verdict_word};
+use crate::analyze::escape;
 
 const WIDTH: f64 = 1000.0;
 const LANE: f64 = 26.0;
@@ -32,14 +33,11 @@ pub fn report(name: &str, results: &Results, ops: &[Op], dir: &Path) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>splitbrain: {name}</title>\n<style>{STYLE}</style></head><body>\n",
         name = escape(name)
     );
-    let (class, word) = match results.valid {
-        Verdict::Valid => ("valid", "VALID"),
-        Verdict::Invalid => ("invalid", "INVALID"),
-        Verdict::Unknown => ("unknown", "UNKNOWN"),
-    };
+    let word = results.valid.word();
     let _ = writeln!(
         page,
-        "<header id=\"verdict\" class=\"{class}\"><h1>{word}</h1><p>test {}</p></header>",
+        "<header id=\"verdict\" class=\"{word}\"><h1>{}</h1><p>test {}</p></header>",
+        word.to_uppercase(),
         escape(name)
     );
     checkers_table(&mut page, results);
@@ -55,21 +53,21 @@ pub fn report(name: &str, results: &Results, ops: &[Op], dir: &Path) -> String {
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\
 header{padding:.6em 1em;border-radius:6px;color:#fff}header h1{margin:0}\
-.valid{background:#2e7d32}.invalid{background:#c62828}.unknown{background:#ef6c00}\
+.valid{background:#2e7d32}.INVALID{background:#c62828}.unknown{background:#ef6c00}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;vertical-align:top}\
 section{margin-top:1.5em}svg{border:1px solid #ddd;background:#fafafa}\
 .Master{fill:#c62828}.Backup{fill:#1565c0}.WaitElection{fill:#ef6c00}.down{fill:#9e9e9e}\
-.fault{fill:#000;opacity:.08}.split{fill:#c62828;opacity:.25}.ok{fill:#2e7d32}.fail{fill:#c62828}.info{fill:#ef6c00}";
+.fault{fill:#000;opacity:.08}.deposed{fill:none;stroke:#6a1b9a;stroke-width:2;stroke-dasharray:4 2}\
+.discarded{fill:#6a1b9a}.stale{fill:#f9a825}.lost{fill:#000}.nonlinearizable{stroke:#000;stroke-width:2}.split{fill:#c62828;opacity:.25}.ok{fill:#2e7d32}.fail{fill:#c62828}.info{fill:#ef6c00}";
 
 fn checkers_table(page: &mut String, results: &Results) {
     page.push_str("<section id=\"checkers\"><h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>summary</th></tr>\n");
-    for (name, r) in &results.checkers {
-        let verdict = verdict_word(r);
-        let summary = checker_summary(name, r);
+    for (name, r) in results.checkers.each() {
+        let verdict = r.verdict().word();
         let _ = writeln!(
             page,
             "<tr><td>{name}</td><td class=\"{verdict}\" style=\"color:#fff\">{verdict}</td><td>{}</td></tr>",
-            escape(&summary)
+            escape(&r.summary())
         );
     }
     page.push_str("</table></section>\n");
@@ -77,112 +75,82 @@ fn checkers_table(page: &mut String, results: &Results) {
 
 fn anomalies(page: &mut String, results: &Results, ops: &[Op], dir: &Path) {
     let mut items = Vec::new();
-    if let Some(m) = results.checkers.get("mastership") {
-        if m["valid"] == false {
-            let masters: Vec<String> = m["persisted_masters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect();
-            let at_ms = m["violation_ms"].as_u64();
-            let logs: Vec<String> = masters
+    if let Some(m) = &results.checkers.mastership {
+        if m.valid == Verdict::Invalid {
+            let logs: Vec<String> = m
+                .persisted_masters
                 .iter()
-                .map(|n| match at_ms.and_then(|t| log_line(dir, n, t, ops)) {
+                .map(|n| match m.violation_ms.and_then(|t| log_line(dir, n, t, ops)) {
                     Some((stamp, link)) => format!("<a href=\"{link}\">{n}/replica.log at {stamp}</a>"),
                     None => format!("<a href=\"{n}/replica.log\">{n}/replica.log</a>"),
                 })
                 .collect();
-            let history = at_ms.and_then(|t| history_line(ops, t)).map_or(String::new(), |(line, link)| {
-                format!(" <a href=\"{link}\">History line {line}</a>.")
-            });
-            items.push(format!(
-                "{}{history} Logs around it: {}.",
-                escape(m["summary"].as_str().unwrap_or_default()),
-                logs.join(", ")
-            ));
+            let history =
+                m.violation_ms.and_then(|t| history_line(ops, t)).map_or(String::new(), |(line, link)| {
+                    format!(" <a href=\"{link}\">History line {line}</a>.")
+                });
+            items.push(format!("{}{history} Logs around it: {}.", escape(&m.summary), logs.join(", ")));
         }
-        for w in m["split_brain_windows"].as_array().into_iter().flatten() {
+        for w in &m.split_brain_windows {
             items.push(format!(
                 "Split brain from {} ms to {} ms: {} said Master at once.",
-                w["start_ms"],
-                w["end_ms"],
-                join(&w["masters"])
+                w.start_ms,
+                w.end_ms,
+                w.masters.join(", ")
             ));
         }
-        for f in m["failovers"].as_array().into_iter().flatten() {
-            items.push(match f["new_master"].as_str() {
-                Some(new) => format!(
-                    "Master {} killed at {} ms; {new} took over after {} ms.",
-                    f["killed"].as_str().unwrap_or("?"),
-                    f["at_ms"],
-                    f["after_ms"]
-                ),
-                None => format!(
-                    "Master {} killed at {} ms; no single master followed.",
-                    f["killed"].as_str().unwrap_or("?"),
-                    f["at_ms"]
-                ),
+        for f in &m.failovers {
+            items.push(match (&f.new_master, f.after_ms) {
+                (Some(new), Some(after)) => {
+                    format!("Master {} killed at {} ms; {new} took over after {after} ms.", f.killed, f.at_ms)
+                }
+                _ => format!("Master {} killed at {} ms; no single master followed.", f.killed, f.at_ms),
             });
         }
     }
-    if let Some(s) = results.checkers.get("set") {
-        for lost in s["lost"].as_array().into_iter().flatten() {
-            let faults: Vec<String> = lost["faults_nearby"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|f| format!("{} at {} ms", f["f"].as_str().unwrap_or("?"), f["at_ms"]))
-                .collect();
-            let history =
-                format!("history.jsonl#:~:text={}", fragment(&format!("\"value\":{},", lost["element"])));
+    if let Some(s) = &results.checkers.set {
+        for lost in &s.result.lost {
+            let faults: Vec<String> =
+                lost.faults_nearby.iter().map(|f| format!("{} at {} ms", f.f, f.at_ms)).collect();
             items.push(format!(
-                "Element <a href=\"{history}\">{}</a> acknowledged by {} at {} ms is missing from the final read (faults nearby: {}).",
-                lost["element"],
-                lost["node"].as_str().unwrap_or("?"),
-                lost["written_ms"][1],
+                "Element <a href=\"{}\">{}</a> acknowledged by {} at {} ms is missing from the final read (faults nearby: {}).",
+                element_link(&lost.element),
+                lost.element,
+                lost.node.as_deref().unwrap_or("?"),
+                lost.written_ms.1,
                 if faults.is_empty() { "none".to_string() } else { faults.join(", ") }
             ));
         }
     }
-    if let Some(c) = results.checkers.get("linearizable").and_then(|l| l["counterexample"].as_object()) {
-        let b = &c["blocking"];
-        let line = b["lines"][1].as_u64().or(b["lines"][0].as_u64()).unwrap_or(0);
-        let candidates: Vec<String> = c["candidates"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o["op"].as_str())
-            .map(escape)
-            .collect();
+    if let Some(c) = results.checkers.linearizable.as_ref().and_then(|l| l.result.counterexample.as_ref()) {
+        let b = &c.blocking;
+        let line = b.lines.1.unwrap_or(b.lines.0);
+        let candidates: Vec<String> = c.candidates.iter().map(|o| escape(&o.op)).collect();
         items.push(format!(
             "Not linearizable on key {}: <a href=\"{}\">{} by process {} at {}</a> (history line {line}) fits no order \
              of the operations: after {} of them the last consistent state is {}, and none of the candidates to go next \
              ({}) explains it.",
-            escape(c["key"].as_str().unwrap_or("-")),
-            index_link(line.saturating_sub(1)),
-            escape(b["op"].as_str().unwrap_or("?")),
-            escape(b["process"].as_str().unwrap_or("?")),
-            escape(b["node"].as_str().unwrap_or("?")),
-            c["linearized"],
-            escape(c["state"].as_str().unwrap_or("?")),
+            escape(c.key.as_deref().unwrap_or("-")),
+            index_link(line.saturating_sub(1) as u64),
+            escape(&b.op),
+            escape(&b.process),
+            escape(b.node.as_deref().unwrap_or("?")),
+            c.linearized,
+            escape(&c.state),
             if candidates.is_empty() { "none".to_string() } else { candidates.join(", ") },
         ));
     }
-    for data in ["linearizable", "set"].iter().filter_map(|k| results.checkers.get(*k)) {
-        for d in data["deposed_masters"].as_array().into_iter().flatten() {
-            let cited: Vec<String> = ["acknowledged", "reads"]
-                .iter()
-                .flat_map(|k| d[*k].as_array().into_iter().flatten().take(5))
-                .filter_map(|o| Some((o["index"].as_u64()?, o["op"].as_str()?)))
-                .map(|(index, op)| format!("<a href=\"{}\">{}</a>", index_link(index), escape(op)))
-                .collect();
-            items.push(format!(
-                "{} History lines: {}.",
-                escape(d["words"].as_str().unwrap_or_default()),
-                if cited.is_empty() { "none".to_string() } else { cited.join(", ") }
-            ));
-        }
+    for d in results.checkers.deposed_masters() {
+        let cited: Vec<String> = [&d.acknowledged, &d.reads]
+            .into_iter()
+            .flat_map(|ops| ops.iter().take(5))
+            .map(|o| format!("<a href=\"{}\">{}</a>", index_link(o.index), escape(&o.op)))
+            .collect();
+        items.push(format!(
+            "{} History lines: {}.",
+            escape(&d.words),
+            if cited.is_empty() { "none".to_string() } else { cited.join(", ") }
+        ));
     }
     page.push_str("<section id=\"anomalies\"><h2>What happened</h2>");
     if items.is_empty() {
@@ -195,6 +163,11 @@ fn anomalies(page: &mut String, results: &Results, ops: &[Op], dir: &Path) {
         page.push_str("</ul>");
     }
     page.push_str(" <p>Details: <a href=\"results.json\">results.json</a>, <a href=\"history.jsonl\">history.jsonl</a>.</p></section>\n");
+}
+
+/// A link that highlights the history line of the set element `element`'s append.
+fn element_link(element: &serde_json::Value) -> String {
+    format!("history.jsonl#:~:text={}", fragment(&format!("\"value\":{element},")))
 }
 
 /// A link that highlights the history line of the event at `index`.
@@ -240,10 +213,6 @@ fn fragment(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-fn join(v: &serde_json::Value) -> String {
-    v.as_array().into_iter().flatten().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// The time the plots cover, ms since the test started: from the first event to the last.
@@ -302,33 +271,24 @@ fn value_axis(svg: &mut String, top: &str, name: &str, height: f64) {
 
 /// Shaded fault windows and marked split-brain windows over a plot of `height`.
 fn windows(svg: &mut String, results: &Results, span: Span, height: f64) {
-    let faults =
-        results.checkers.get("perf").and_then(|p| p["faults"].as_array().cloned()).unwrap_or_default();
-    for f in faults {
-        let (a, b) =
-            (x(f["start_ms"].as_u64().unwrap_or(0), span), x(f["end_ms"].as_u64().unwrap_or(0), span));
+    for f in results.checkers.perf.iter().flat_map(|p| &p.faults) {
+        let (a, b) = (x(f.start_ms, span), x(f.end_ms, span));
         let _ = write!(
             svg,
             "<rect class=\"fault\" x=\"{a:.1}\" y=\"0\" width=\"{:.1}\" height=\"{height}\"><title>{} {}-{} ms</title></rect>",
             (b - a).max(1.0),
-            f["f"].as_str().unwrap_or("fault"),
-            f["start_ms"],
-            f["end_ms"]
+            escape(&f.f),
+            f.start_ms,
+            f.end_ms
         );
     }
-    let splits = results
-        .checkers
-        .get("mastership")
-        .and_then(|m| m["split_brain_windows"].as_array().cloned())
-        .unwrap_or_default();
-    for w in splits {
-        let (a, b) =
-            (x(w["start_ms"].as_u64().unwrap_or(0), span), x(w["end_ms"].as_u64().unwrap_or(0), span));
+    for w in results.checkers.mastership.iter().flat_map(|m| &m.split_brain_windows) {
+        let (a, b) = (x(w.start_ms, span), x(w.end_ms, span));
         let _ = write!(
             svg,
             "<rect class=\"split\" x=\"{a:.1}\" y=\"0\" width=\"{:.1}\" height=\"6\"><title>split brain: {}</title></rect>",
             (b - a).max(3.0),
-            join(&w["masters"])
+            escape(&w.masters.join(", "))
         );
     }
 }
@@ -382,7 +342,87 @@ fn timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
             );
         }
     }
-    page.push_str("</svg><p>Red: Master, blue: Backup, orange: WaitElection, grey: down. Shaded: faults; red band: split brain. Hover a bar for whom the node followed.</p></section>\n");
+    let names: Vec<&str> = lanes.keys().map(String::as_str).collect();
+    data_marks(page, results, ops, span, &names);
+    page.push_str("</svg><p>Red: Master, blue: Backup, orange: WaitElection, grey: down. Shaded: faults; red band: split brain. Hover a bar for whom the node followed.</p>");
+    page.push_str("<p>Data anomalies, each a link to its history line: a dashed purple frame where a deposed master served while a rival did, purple ticks for the updates it acknowledged there (discarded at its recovery), yellow ticks for the reads it answered there (possibly stale), a black diamond for an acknowledged set element missing from the final read, and a black line through every lane at the operation no linearization explains.</p></section>\n");
+}
+
+/// Ticks drawn per deposed master and kind (acknowledged updates, reads) at most.
+const MAX_TICKS: usize = 200;
+
+/// The data checkers' findings drawn over the mastership lanes (`lanes`, top to bottom): what
+/// each deposed master did while a rival served, lost set elements where they were
+/// acknowledged, and the operation no linearization explains; each mark links to its history
+/// line.
+fn data_marks(svg: &mut String, results: &Results, ops: &[Op], span: Span, lanes: &[&str]) {
+    let top = |node: &str| lanes.iter().position(|l| *l == node).map(|i| 8.0 + i as f64 * LANE);
+    let bottom = 8.0 + lanes.len() as f64 * LANE;
+    for d in results.checkers.deposed_masters() {
+        let Some(y) = top(&d.node) else { continue };
+        let (a, b) = (x(d.from_ms, span), x(d.stepped_down_ms.unwrap_or(span.last), span));
+        let link = d
+            .acknowledged
+            .first()
+            .or(d.reads.first())
+            .map_or("history.jsonl".to_string(), |o| index_link(o.index));
+        let _ = write!(
+            svg,
+            "<a href=\"{link}\"><rect class=\"deposed\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{}</title></rect></a>",
+            y - 2.0,
+            (b - a).max(2.0),
+            LANE - 2.0,
+            escape(&d.words)
+        );
+        for (class, cited, tick) in
+            [("discarded", &d.acknowledged, (y - 1.0, 6.0)), ("stale", &d.reads, (y + LANE - 9.0, 6.0))]
+        {
+            for o in cited.iter().take(MAX_TICKS) {
+                let at = x(o.at_ms, span);
+                let _ = write!(
+                    svg,
+                    "<a href=\"{}\"><rect class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"2\" height=\"{:.1}\"><title>{} at {} ms ({class})</title></rect></a>",
+                    index_link(o.index),
+                    at - 1.0,
+                    tick.0,
+                    tick.1,
+                    escape(&o.op),
+                    o.at_ms
+                );
+            }
+        }
+    }
+    for lost in results.checkers.set.iter().flat_map(|s| &s.result.lost) {
+        let Some(y) = lost.node.as_deref().and_then(top) else { continue };
+        let (at, mid) = (x(lost.written_ms.1, span), y + (LANE - 6.0) / 2.0);
+        let _ = write!(
+            svg,
+            "<a href=\"{}\"><path class=\"lost\" d=\"M{at:.1} {:.1}L{:.1} {mid:.1}L{at:.1} {:.1}L{:.1} {mid:.1}Z\"><title>element {} acknowledged at {} ms, missing from the final read</title></path></a>",
+            element_link(&lost.element),
+            mid - 5.0,
+            at + 4.0,
+            mid + 5.0,
+            at - 4.0,
+            lost.element,
+            lost.written_ms.1
+        );
+    }
+    let counterexample =
+        results.checkers.linearizable.as_ref().and_then(|l| l.result.counterexample.as_ref());
+    if let Some(c) = counterexample {
+        let line = c.blocking.lines.1.unwrap_or(c.blocking.lines.0);
+        let index = line.saturating_sub(1) as u64;
+        let Some(op) = ops.iter().find(|o| o.index == index) else { return };
+        let at = x(op.time / 1_000_000, span);
+        let _ = write!(
+            svg,
+            "<a href=\"{}\"><line class=\"nonlinearizable\" x1=\"{at:.1}\" y1=\"2\" x2=\"{at:.1}\" y2=\"{bottom:.1}\"><title>not linearizable on key {}: {} by process {} (history line {line})</title></line></a>",
+            index_link(index),
+            escape(c.key.as_deref().unwrap_or("-")),
+            escape(&c.blocking.op),
+            escape(&c.blocking.process)
+        );
+    }
 }
 
 fn latencies(page: &mut String, results: &Results, ops: &[Op], span: Span) {
@@ -418,16 +458,16 @@ fn latencies(page: &mut String, results: &Results, ops: &[Op], span: Span) {
 
 /// Completions per second (all operations, by outcome), stacked, with the fault windows.
 fn throughput(page: &mut String, results: &Results, span: Span) {
-    let series =
-        results.checkers.get("perf").and_then(|p| p["throughput"].as_object().cloned()).unwrap_or_default();
-    let seconds = series.values().filter_map(|v| v.as_array().map(Vec::len)).max().unwrap_or(0);
+    let empty = BTreeMap::new();
+    let series = results.checkers.perf.as_ref().map_or(&empty, |p| &p.throughput);
+    let seconds = series.values().map(Vec::len).max().unwrap_or(0);
     let mut totals: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    for (name, counts) in &series {
+    for (name, counts) in series {
         let outcome = name.rsplit(' ').next().unwrap_or("ok");
         let outcome = if ["ok", "fail", "info"].contains(&outcome) { outcome } else { "ok" };
         let slot = totals.entry(outcome).or_insert_with(|| vec![0; seconds]);
-        for (i, c) in counts.as_array().into_iter().flatten().enumerate() {
-            slot[i] += c.as_u64().unwrap_or(0);
+        for (i, c) in counts.iter().enumerate() {
+            slot[i] += c;
         }
     }
     let peak = (0..seconds).map(|i| totals.values().map(|v| v[i]).sum::<u64>()).max().unwrap_or(0).max(1);

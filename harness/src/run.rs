@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use checkers::history::{HistoryWriter, Op as HistoryOp, OpType, Process};
 use checkers::mastership::{NodeView, Round};
-use checkers::verdict::Results;
+use checkers::results::Results;
 use faults::fault::Fault;
 use nodes::client::{Client, ClientConfig};
 use nodes::protocol::ReplicaId;
@@ -126,7 +126,7 @@ pub async fn run(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Result<
         local::down(&spec.state_dir, &spec.prefix)?;
     }
     outcome?;
-    let results = analyze::analyze_dir(&dir)?;
+    let results = analyze::analyze_dir(&dir, &plan.checkers)?;
     Ok(RunOutcome { dir, results })
 }
 

@@ -10,7 +10,9 @@ use std::path::{Component, Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::analyze::{escape, verdict_word};
+use checkers::verdict::Verdict;
+
+use crate::analyze::escape;
 use crate::error::Error;
 
 /// Serves `store` on `listener` until the process ends.
@@ -117,7 +119,13 @@ fn file_response(file: &Path) -> Response {
     }
 }
 
-/// Runs in the store: `(test, timestamp, verdict)`, newest first.
+/// The overall verdict of a stored `results.json`, whatever else it holds.
+#[derive(serde::Deserialize)]
+struct Overall {
+    valid: Verdict,
+}
+
+/// Runs in the store: `(test, timestamp, verdict word)`, newest first.
 fn runs(root: &Path) -> Vec<(String, String, &'static str)> {
     let mut runs = Vec::new();
     let real = |e: &std::fs::DirEntry| !e.path().is_symlink();
@@ -126,8 +134,7 @@ fn runs(root: &Path) -> Vec<(String, String, &'static str)> {
     {
         for run in std::fs::read_dir(test.path()).into_iter().flatten().flatten().filter(real) {
             let Ok(text) = std::fs::read_to_string(run.path().join("results.json")) else { continue };
-            let verdict =
-                serde_json::from_str::<serde_json::Value>(&text).map_or("unknown", |v| verdict_word(&v));
+            let verdict = serde_json::from_str::<Overall>(&text).map_or(Verdict::Unknown, |o| o.valid).word();
             runs.push((
                 test.file_name().to_string_lossy().into_owned(),
                 run.file_name().to_string_lossy().into_owned(),
@@ -140,7 +147,7 @@ fn runs(root: &Path) -> Vec<(String, String, &'static str)> {
 }
 
 const STYLE: &str = "<style>body{font:14px system-ui,sans-serif;margin:1.5em}td,th{border:1px solid #ccc;padding:2px 8px}\
-table{border-collapse:collapse}.valid{background:#c8e6c9}.invalid{background:#ffcdd2}.unknown{background:#ffe0b2}</style>";
+table{border-collapse:collapse}.valid{background:#c8e6c9}.INVALID{background:#ffcdd2}.unknown{background:#ffe0b2}</style>";
 
 fn index(root: &Path) -> String {
     let mut page = format!(

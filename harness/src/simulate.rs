@@ -96,7 +96,7 @@ pub fn run_stored(plan: &Plan) -> Result<RunOutcome, Error> {
         writer.append(op).map_err(|e| Error::file(&path, e))?;
     }
     writer.flush().map_err(|e| Error::file(&path, e))?;
-    let results = analyze::analyze_dir(&dir)?;
+    let results = analyze::analyze_dir(&dir, &plan.checkers)?;
     Ok(RunOutcome { dir, results })
 }
 

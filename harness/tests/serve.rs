@@ -39,7 +39,7 @@ async fn the_store_is_browsable_newest_first_with_reports_files_and_zips() {
     let newer = page.find("2026-01-02T000000Z").unwrap();
     let older = page.find("2026-01-01T000000Z").unwrap();
     assert!(newer < older, "newest first");
-    assert!(page.contains("class=\"invalid\"") && page.contains("class=\"valid\""), "verdict colours");
+    assert!(page.contains("class=\"INVALID\"") && page.contains("class=\"valid\""), "verdict colours");
 
     let (head, body) = get(addr, "/run/t/2026-01-02T000000Z/report.html").await;
     assert!(head.contains("text/html") && String::from_utf8_lossy(&body).contains("<svg id=\"mastership\""));

@@ -65,10 +65,10 @@ fn fixture(split_brain: bool) -> tempfile::TempDir {
 fn stored(split_brain: bool) -> (u8, String, String) {
     let root = fixture(split_brain);
     let run = root.path().join("fixture").join("run");
-    let results = harness::analyze::analyze_dir(&run).unwrap();
+    let results = harness::analyze::analyze_dir(&run, &checkers::results::all()).unwrap();
     let json = std::fs::read_to_string(run.join("results.json")).unwrap();
     let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
-    (results.valid.exit_code(), json, junit)
+    (harness::exit::of(results.valid), json, junit)
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn structure(html: &str) -> String {
 fn the_report_is_self_contained_and_shows_lanes_faults_and_the_split_brain() {
     let root = fixture(true);
     let run = root.path().join("fixture").join("run");
-    harness::analyze::analyze_dir(&run).unwrap();
+    harness::analyze::analyze_dir(&run, &checkers::results::all()).unwrap();
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(
         !html.contains("<script") && !html.contains("<link") && !html.contains("src="),
@@ -123,7 +123,7 @@ fn the_report_is_self_contained_and_shows_lanes_faults_and_the_split_brain() {
 fn headless_chromium_renders_the_report_with_its_timeline_and_no_errors() {
     let root = fixture(true);
     let run = root.path().join("fixture").join("run");
-    harness::analyze::analyze_dir(&run).unwrap();
+    harness::analyze::analyze_dir(&run, &checkers::results::all()).unwrap();
     let profile = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
@@ -139,4 +139,37 @@ fn headless_chromium_renders_the_report_with_its_timeline_and_no_errors() {
     assert!(dom.contains("<svg id=\"mastership\""), "the timeline is in the rendered page");
     assert!(dom.matches("class=\"Master\"").count() >= 2, "the lanes are drawn");
     assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "the page logged errors: {log}");
+}
+
+#[test]
+fn only_the_chosen_checkers_run_and_the_verdict_is_theirs() {
+    let root = fixture(true);
+    let run = root.path().join("fixture").join("run");
+    let chosen = [checkers::results::Checker::Stats, checkers::results::Checker::Linearizable].into();
+    let results = harness::analyze::analyze_dir(&run, &chosen).unwrap();
+    let ran: Vec<String> = results.checkers.each().iter().map(|(c, _)| c.to_string()).collect();
+    assert_eq!(ran, ["linearizable", "stats"]);
+    assert_eq!(results.valid, checkers::verdict::Verdict::Valid, "the split brain is mastership's to find");
+    let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    assert!(junit.contains("tests=\"2\"") && !junit.contains("mastership"), "{junit}");
+}
+
+#[test]
+fn analyze_with_an_unknown_checker_names_the_flag_and_exits_254() {
+    let root = fixture(true);
+    let run = root.path().join("fixture").join("run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["analyze", "--checkers", "mastership,linearizability"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(stderr.contains("--checkers") && stderr.contains("\"linearizability\""), "{stderr}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["analyze", "--checkers", "mastership"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
 }

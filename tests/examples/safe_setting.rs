@@ -24,11 +24,9 @@ fn main() {
             .into_par_iter()
             .map(|seed| {
                 let (history, results) = tests::simulate(&tests::plan(seed, ack, time_limit, interval));
-                let bad: Vec<String> = results
-                    .checkers
-                    .iter()
-                    .filter(|(_, r)| r["valid"] != serde_json::json!(true))
-                    .map(|(name, _)| name.clone())
+                let bad: Vec<String> = tests::not_valid(&results)
+                    .into_iter()
+                    .filter_map(|line| line.split(':').next().map(String::from))
                     .collect();
                 (seed, results.valid, bad, tests::availability(&history))
             })

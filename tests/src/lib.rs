@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use checkers::history::{Op, OpType};
-use checkers::verdict::Results;
+use checkers::results::{self, Results};
+use checkers::verdict::Verdict;
 use harness::plan::{Plan, TestSpec};
 use nodes::protocol::params::AckMode;
 
@@ -29,8 +30,15 @@ pub fn plan(seed: u64, ack: AckMode, time_limit_s: u64, interval_s: u64) -> Plan
 /// Runs `plan` in the simulator and analyses its history as `splitbrain analyze` does.
 pub fn simulate(plan: &Plan) -> (Vec<Op>, Results) {
     let run = harness::simulate::run(plan).expect("the simulator runs the plan");
-    let results = harness::analyze::analyze(&run.history);
+    let results = results::check(&run.history, &results::all());
     (run.history, results)
+}
+
+/// Each checker whose verdict is not valid, as `name: verdict: summary`.
+pub fn not_valid(results: &Results) -> Vec<String> {
+    let each = results.checkers.each();
+    let bad = each.into_iter().filter(|(_, r)| r.verdict() != Verdict::Valid);
+    bad.map(|(name, r)| format!("{name}: {}: {}", r.verdict(), r.summary())).collect()
 }
 
 /// Client completions (ok, fail, info) by the fault that was active when each completed

@@ -12,12 +12,7 @@ fn not_valid(ack: AckMode, seeds: std::ops::RangeInclusive<u64>) -> Vec<(u64, Ve
         .into_par_iter()
         .filter_map(|seed| {
             let (_, results) = tests::simulate(&tests::plan(seed, ack, 20, 2));
-            let bad: Vec<String> = results
-                .checkers
-                .iter()
-                .filter(|(_, r)| r["valid"] != serde_json::json!(true))
-                .map(|(name, r)| format!("{name}: {}", r))
-                .collect();
+            let bad = tests::not_valid(&results);
             (results.valid != Verdict::Valid).then_some((seed, bad))
         })
         .collect()

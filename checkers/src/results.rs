@@ -1,0 +1,358 @@
+//! Every checker behind one interface: which checkers exist ([`Checker`]), what each says in
+//! one line ([`Checked`]), and the combined, typed results of a run ([`Results`]), which is
+//! `results.json`.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::convergence::{self, ConvergenceResult};
+use crate::deposed::{self, DeposedMaster};
+use crate::history::Op;
+use crate::linearizable::{self, Budget, LinearizableResult, Model};
+use crate::mastership::{self, MastershipResult};
+use crate::perf::{self, PerfResult};
+use crate::set::{self, SetResult};
+use crate::stats::{self, StatsResult};
+use crate::verdict::Verdict;
+
+/// One checker, by the name that `--checkers`, test files and `results.json` use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checker {
+    /// Exactly one master persisted after recovery.
+    Mastership,
+    /// Every backup holds the master's data after recovery.
+    Convergence,
+    /// The register workload's keys, one by one, against the register model.
+    Linearizable,
+    /// The set workload's appends against its final read.
+    Set,
+    /// Ok / fail / info counts.
+    Stats,
+    /// Latencies, throughput and fault windows.
+    Perf,
+}
+
+impl Checker {
+    /// Every checker, in the order the console lists them.
+    pub const ALL: [Checker; 6] = [
+        Checker::Mastership,
+        Checker::Convergence,
+        Checker::Linearizable,
+        Checker::Set,
+        Checker::Stats,
+        Checker::Perf,
+    ];
+
+    /// The checker's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Mastership => "mastership",
+            Checker::Convergence => "convergence",
+            Checker::Linearizable => "linearizable",
+            Checker::Set => "set",
+            Checker::Stats => "stats",
+            Checker::Perf => "perf",
+        }
+    }
+
+    /// The checker called `name`, or an error that lists the names there are.
+    pub fn parse(name: &str) -> Result<Checker, String> {
+        Checker::ALL.into_iter().find(|c| c.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Checker::ALL.iter().map(|c| c.name()).collect();
+            format!("no checker called {name:?}; the checkers are {}", names.join(", "))
+        })
+    }
+}
+
+impl std::fmt::Display for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What every checker's result answers: its verdict and one line that says what it found.
+pub trait Checked {
+    /// The checker's verdict.
+    fn verdict(&self) -> Verdict;
+    /// One line that says what the checker found (junit.xml, report.html).
+    fn summary(&self) -> String;
+}
+
+/// A data checker's result, with the deposed masters' deeds that explain it when it failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Data<T> {
+    /// The checker's own result.
+    #[serde(flatten)]
+    pub result: T,
+    /// What each deposed master acknowledged and answered while a rival served (only when the
+    /// verdict is not valid).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed_masters: Vec<DeposedMaster>,
+}
+
+impl<T: Checked> Checked for Data<T> {
+    fn verdict(&self) -> Verdict {
+        self.result.verdict()
+    }
+    fn summary(&self) -> String {
+        self.result.summary()
+    }
+}
+
+/// Each checker's result; a checker that was not chosen, or had nothing to check, is absent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkers {
+    /// Exactly one master after recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mastership: Option<MastershipResult>,
+    /// Every backup holds the master's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<ConvergenceResult>,
+    /// The register keys' linearizability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizable: Option<Data<LinearizableResult>>,
+    /// The set workload's elements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<Data<SetResult>>,
+    /// Ok / fail / info counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<StatsResult>,
+    /// Latencies, throughput and fault windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf: Option<PerfResult>,
+}
+
+impl Checkers {
+    /// The checkers that ran, in [`Checker::ALL`]'s order, with their results.
+    pub fn each(&self) -> Vec<(Checker, &dyn Checked)> {
+        fn entry<T: Checked>(c: Checker, r: &Option<T>) -> Option<(Checker, &dyn Checked)> {
+            r.as_ref().map(|r| (c, r as &dyn Checked))
+        }
+        [
+            entry(Checker::Mastership, &self.mastership),
+            entry(Checker::Convergence, &self.convergence),
+            entry(Checker::Linearizable, &self.linearizable),
+            entry(Checker::Set, &self.set),
+            entry(Checker::Stats, &self.stats),
+            entry(Checker::Perf, &self.perf),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The deposed masters' explanations attached to the data checkers (each data checker
+    /// carries the same ones: they come from the history, not from the checker).
+    pub fn deposed_masters(&self) -> &[DeposedMaster] {
+        let linearizable = self.linearizable.as_ref().map(|d| d.deposed_masters.as_slice());
+        let set = self.set.as_ref().map(|d| d.deposed_masters.as_slice());
+        [linearizable, set].into_iter().flatten().find(|d| !d.is_empty()).unwrap_or_default()
+    }
+}
+
+/// `results.json`: the overall verdict and each checker's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// The worst verdict of the checkers that ran (Jepsen's compose: invalid > unknown > valid);
+    /// unknown when none ran.
+    pub valid: Verdict,
+    /// Each checker's result.
+    pub checkers: Checkers,
+}
+
+impl Results {
+    /// The results of `checkers`, with their overall verdict.
+    pub fn new(checkers: Checkers) -> Results {
+        let each = checkers.each();
+        let valid = if each.is_empty() {
+            Verdict::Unknown
+        } else {
+            each.iter().map(|(_, r)| r.verdict()).fold(Verdict::Valid, Verdict::worst)
+        };
+        Results { valid, checkers }
+    }
+}
+
+/// Runs the `chosen` checkers that fit `ops`: mastership, convergence, stats and perf always;
+/// set over the keys appended to (the set workload); linearizability (register model, key by
+/// key) over the other keys' reads, writes and compare-and-sets (the register workload). A data
+/// checker that did not pass carries the deposed masters' explanations.
+pub fn check(ops: &[Op], chosen: &BTreeSet<Checker>) -> Results {
+    let on = |c: Checker| chosen.contains(&c);
+    let client = |f: &str| ops.iter().any(|o| o.process.is_client() && o.f == f);
+    let explain = |valid: Verdict| if valid == Verdict::Valid { Vec::new() } else { deposed::explain(ops) };
+    let data = |result: LinearizableResult| Data { deposed_masters: explain(result.valid), result };
+    let registers = register_ops(ops);
+    let checkers = Checkers {
+        mastership: on(Checker::Mastership).then(|| mastership::check(ops)),
+        convergence: on(Checker::Convergence).then(|| convergence::check(ops)),
+        linearizable: (on(Checker::Linearizable) && registers.iter().any(|o| o.process.is_client()))
+            .then(|| data(linearizability(&registers))),
+        set: (on(Checker::Set) && client("append")).then(|| {
+            let result = set::check(ops);
+            Data { deposed_masters: explain(result.valid), result }
+        }),
+        stats: on(Checker::Stats).then(|| stats::check(ops)),
+        perf: on(Checker::Perf).then(|| perf::check(ops)),
+    };
+    Results::new(checkers)
+}
+
+/// Every checker.
+pub fn all() -> BTreeSet<Checker> {
+    Checker::ALL.into_iter().collect()
+}
+
+/// The history without the client operations on keys that were appended to (the set workload's,
+/// which the set checker judges): what is left are registers.
+fn register_ops(ops: &[Op]) -> Vec<Op> {
+    let appended: BTreeSet<&Option<String>> =
+        ops.iter().filter(|o| o.process.is_client() && o.f == "append").map(|o| &o.key).collect();
+    ops.iter().filter(|o| !(o.process.is_client() && appended.contains(&o.key))).cloned().collect()
+}
+
+/// The register workload's client operations checked for linearizability; a history whose
+/// operations cannot be paired is `unknown`, with the reason.
+fn linearizability(ops: &[Op]) -> LinearizableResult {
+    let model = Model::Register;
+    match linearizable::history_operations(ops, model) {
+        Ok(operations) => linearizable::check(&operations, model, Budget::default()),
+        Err(e) => LinearizableResult {
+            valid: Verdict::Unknown,
+            keys: 0,
+            ops: 0,
+            states: 0,
+            reason: Some(format!("history.jsonl {e}")),
+            counterexample: None,
+        },
+    }
+}
+
+impl Checked for MastershipResult {
+    fn verdict(&self) -> Verdict {
+        self.valid
+    }
+    fn summary(&self) -> String {
+        self.summary.clone()
+    }
+}
+
+impl Checked for ConvergenceResult {
+    fn verdict(&self) -> Verdict {
+        self.valid
+    }
+    fn summary(&self) -> String {
+        self.summary.clone()
+    }
+}
+
+impl Checked for LinearizableResult {
+    fn verdict(&self) -> Verdict {
+        self.valid
+    }
+    fn summary(&self) -> String {
+        match (&self.counterexample, &self.reason) {
+            (Some(c), _) => format!(
+                "key {}: no order of the operations explains {} (history line {})",
+                c.key.as_deref().unwrap_or("-"),
+                c.blocking.op,
+                c.blocking.lines.1.unwrap_or(c.blocking.lines.0)
+            ),
+            (None, Some(reason)) => reason.clone(),
+            (None, None) => format!("{} operations over {} keys", self.ops, self.keys),
+        }
+    }
+}
+
+impl Checked for SetResult {
+    fn verdict(&self) -> Verdict {
+        self.valid
+    }
+    fn summary(&self) -> String {
+        let mut line = format!(
+            "{} acknowledged, {} read back; lost {}, unexpected {}, recovered {}, duplicated {}",
+            self.acknowledged,
+            self.read,
+            self.lost.len(),
+            self.unexpected.len(),
+            self.recovered.len(),
+            self.duplicated.len()
+        );
+        if let Some(reason) = &self.reason {
+            line = format!("{line} ({reason})");
+        }
+        line
+    }
+}
+
+impl Checked for StatsResult {
+    fn verdict(&self) -> Verdict {
+        self.valid
+    }
+    fn summary(&self) -> String {
+        format!("ok {}, fail {}, info {}", self.total.ok, self.total.fail, self.total.info)
+    }
+}
+
+impl Checked for PerfResult {
+    fn verdict(&self) -> Verdict {
+        self.valid
+    }
+    fn summary(&self) -> String {
+        let worst = self.latency.iter().max_by(|a, b| a.1.p99.total_cmp(&b.1.p99));
+        let worst =
+            worst.map_or("no latencies".to_string(), |(k, l)| format!("worst p99 {:.1} ms ({k})", l.p99));
+        format!("{worst}; {} fault windows", self.faults.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_a_wrong_name_lists_the_right_ones() {
+        for c in Checker::ALL {
+            assert_eq!(Checker::parse(c.name()), Ok(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+        }
+        let e = Checker::parse("linearizability").unwrap_err();
+        assert!(e.contains("\"linearizability\"") && e.contains("mastership, convergence"), "{e}");
+    }
+
+    #[test]
+    fn the_overall_verdict_is_the_worst_and_nothing_checked_is_unknown() {
+        let stats = |valid| StatsResult { valid, total: Default::default(), by_f: Default::default() };
+        let r = Results::new(Checkers { stats: Some(stats(Verdict::Valid)), ..Default::default() });
+        assert_eq!(r.valid, Verdict::Valid);
+        let mastership = serde_json::from_value::<MastershipResult>(serde_json::json!({
+            "valid": "unknown", "summary": "no rounds", "master": null, "persisted_masters": [],
+            "violation_ms": null, "convergence_ms": null, "window_rounds": 0, "split_brain_windows": [],
+            "leaderless_windows": [], "failovers": [], "self_terminations": [], "elections": 0,
+            "election_messages": 0, "messages_per_election": null
+        }))
+        .unwrap();
+        let r = Results::new(Checkers {
+            stats: Some(stats(Verdict::Valid)),
+            mastership: Some(mastership),
+            ..Default::default()
+        });
+        assert_eq!(r.valid, Verdict::Unknown);
+        assert_eq!(Results::new(Checkers::default()).valid, Verdict::Unknown);
+    }
+
+    #[test]
+    fn results_json_keeps_each_checkers_valid_field_and_reads_back() {
+        let stats =
+            StatsResult { valid: Verdict::Invalid, total: Default::default(), by_f: Default::default() };
+        let r = Results::new(Checkers { stats: Some(stats), ..Default::default() });
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["valid"], false);
+        assert_eq!(json["checkers"]["stats"]["valid"], false);
+        assert!(json["checkers"].get("mastership").is_none());
+        let back: Results = serde_json::from_value(json).unwrap();
+        assert_eq!(back, r);
+    }
+}

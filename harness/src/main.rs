@@ -16,6 +16,11 @@ use nodes::protocol::params::AckMode;
 
 use harness::exit;
 
+/// mimalloc: the checkers' parsing and searching allocate small objects by the million, and
+/// it serves them several times faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     version,

@@ -6,11 +6,14 @@
 //! names where the search got stuck: the operation whose completion could not be reached, the
 //! operations that could have gone next, and the last consistent state.
 
+pub mod fingerprint;
 pub mod model;
 pub mod parse;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +27,8 @@ use crate::verdict::Verdict;
 pub struct Budget {
     /// Give up (unknown) after this long.
     pub time: Duration,
-    /// Give up (unknown) once the memo of tried (linearized set, state) pairs holds this many
-    /// bytes: the search's memory, which grows with operations × states tried.
+    /// Give up (unknown) once the memo of tried (linearized set, state) pairs and the search's
+    /// stack hold this many bytes: the search's memory, which grows with the states tried.
     pub bytes: usize,
 }
 
@@ -87,7 +90,20 @@ pub struct LinearizableResult {
     pub counterexample: Option<Counterexample>,
 }
 
+/// Configurations a key's search may try in the first round.
+const FIRST_ROUND_STATES: u64 = 1 << 12;
+
+/// How much each round's allowance grows over the last one.
+const ROUND_GROWTH: u64 = 16;
+
 /// Checks `ops` against `model`, key by key, within `budget`.
+///
+/// The keys are searched in rounds, all cores at once: each round gives every key not yet
+/// decided an allowance of configurations to try, sixteen times the last round's, so a key that
+/// fails quickly convicts the history even when another key's search would take long (re-running
+/// the undecided keys costs at most a fifteenth more). The verdict and the reported key depend
+/// only on the history, not on the scheduling: the first failing key in key order of the first
+/// round in which any key fails.
 pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableResult {
     let deadline = Instant::now() + budget.time;
     let mut by_key: BTreeMap<Option<&str>, Vec<&Operation>> = BTreeMap::new();
@@ -107,23 +123,47 @@ pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableRes
         result.reason = Some("the history has no client operation to check".into());
         return result;
     }
-    for (key, ops) in by_key {
-        let search = Search::new(&ops, model);
-        let (outcome, states) = search.run(deadline, budget.bytes);
-        result.states += states;
-        match outcome {
-            Outcome::Linearizable => {}
-            Outcome::Violation(mut c) => {
-                c.key = key.map(str::to_string);
-                result.valid = Verdict::Invalid;
-                result.counterexample = Some(c);
-                return result;
-            }
-            Outcome::GaveUp(why) => {
-                result.valid = Verdict::Unknown;
-                result.reason = Some(format!("key {}: {why}", key.unwrap_or("-")));
+    let keys: Vec<(Option<&str>, Vec<&Operation>)> = by_key.into_iter().collect();
+    // The searches running at once share the memory budget.
+    let bytes = budget.bytes / rayon::current_num_threads().clamp(1, keys.len());
+    let mut undecided: Vec<usize> = (0..keys.len()).collect();
+    let mut allowance = FIRST_ROUND_STATES;
+    while !undecided.is_empty() {
+        let outcomes: Vec<(usize, Outcome, u64)> = undecided
+            .par_iter()
+            .map(|&i| {
+                let (outcome, states) = Search::new(&keys[i].1, model).run(deadline, bytes, allowance);
+                (i, outcome, states)
+            })
+            .collect();
+        undecided.clear();
+        for (i, outcome, states) in outcomes {
+            let key = keys[i].0;
+            match outcome {
+                Outcome::Unfinished => undecided.push(i),
+                Outcome::Linearizable => result.states += states,
+                Outcome::Violation(mut c) => {
+                    result.states += states;
+                    if result.counterexample.is_none() {
+                        c.key = key.map(str::to_string);
+                        result.valid = Verdict::Invalid;
+                        result.reason = None;
+                        result.counterexample = Some(c);
+                    }
+                }
+                Outcome::GaveUp(why) => {
+                    result.states += states;
+                    if result.valid == Verdict::Valid {
+                        result.valid = Verdict::Unknown;
+                        result.reason = Some(format!("key {}: {why}", key.unwrap_or("-")));
+                    }
+                }
             }
         }
+        if result.valid == Verdict::Invalid {
+            break;
+        }
+        allowance = allowance.saturating_mul(ROUND_GROWTH);
     }
     result
 }
@@ -141,6 +181,8 @@ enum Outcome {
     Linearizable,
     Violation(Counterexample),
     GaveUp(String),
+    /// This round's allowance of configurations ran out before a verdict.
+    Unfinished,
 }
 
 const NONE: usize = usize::MAX;
@@ -155,10 +197,25 @@ struct Search<'a> {
     op_of: Vec<usize>,
     is_call: Vec<bool>,
     partner: Vec<usize>,
+    /// For an operation that never completed: the one invoked last before it with the same
+    /// call that never completed either. Two such twins are interchangeable once both are
+    /// invoked, so the search linearizes them in invocation order only.
+    twin: Vec<Option<usize>>,
 }
 
 impl<'a> Search<'a> {
     fn new(ops: &[&'a Operation], model: Model) -> Self {
+        // A read whose result is unknown accepts every state and changes none: whatever the
+        // other operations' order, it fits into it, so it is left out of the search.
+        let ops: Vec<&'a Operation> =
+            ops.iter().copied().filter(|o| !(o.call == Call::Read && o.ret == Ret::Unknown)).collect();
+        let mut last_pending: std::collections::HashMap<&Call, usize> = std::collections::HashMap::new();
+        let mut by_invoke: Vec<usize> = (0..ops.len()).collect();
+        by_invoke.sort_by_key(|&i| ops[i].invoke);
+        let mut twin = vec![None; ops.len()];
+        for i in by_invoke.into_iter().filter(|&i| ops[i].complete.is_none()) {
+            twin[i] = last_pending.insert(&ops[i].call, i);
+        }
         let mut entries: Vec<(usize, usize, bool)> = Vec::with_capacity(ops.len() * 2);
         for (i, op) in ops.iter().enumerate() {
             entries.push((op.invoke, i, true));
@@ -167,13 +224,14 @@ impl<'a> Search<'a> {
         entries.sort_by_key(|&(time, op, call)| (time, !call, op));
         let n = entries.len() + 1;
         let mut s = Search {
-            ops: ops.to_vec(),
+            ops: ops.clone(),
             model,
             next: vec![NONE; n],
             prev: vec![NONE; n],
             op_of: vec![0; n],
             is_call: vec![false; n],
             partner: vec![0; n],
+            twin,
         };
         let mut call_entry = vec![0; ops.len()];
         for (position, &(_, op, call)) in entries.iter().enumerate() {
@@ -260,38 +318,43 @@ impl<'a> Search<'a> {
         Counterexample { key: None, linearized, state: state.to_string(), blocking, candidates }
     }
 
-    fn run(mut self, deadline: Instant, max_bytes: usize) -> (Outcome, u64) {
-        let words = self.ops.len().div_ceil(64);
-        // What one memo entry costs: its bitset, its state, and the hash set's own share.
-        // The table's slots are counted by its capacity, twice: a resize holds old and new.
-        let slot = std::mem::size_of::<(Vec<u64>, Val)>() + 8;
-        let entry_bytes = |v: &Val| words * 8 + heap_bytes(v);
-        let mut heap = 0usize;
-        let mut linearized = vec![0u64; words];
+    /// Searches for a linearization until one is found, none can be, the budget is spent or
+    /// `allowance` configurations were tried; returns the outcome and the configurations tried.
+    fn run(mut self, deadline: Instant, max_bytes: usize, allowance: u64) -> (Outcome, u64) {
+        let keys = fingerprint::operation_keys(self.ops.len());
+        // The memo's slots are counted by its capacity, twice: a resize holds old and new.
+        let slot = std::mem::size_of::<fingerprint::Fingerprint>() + 1;
+        let frame = std::mem::size_of::<(usize, Val, fingerprint::Fingerprint)>();
+        let mut stack_heap = 0usize;
+        let mut linearized: fingerprint::Fingerprint = 0;
         let mut state = self.model.initial();
-        let mut stack: Vec<(usize, Val)> = Vec::new();
-        let mut cache: HashSet<(Vec<u64>, Val)> = HashSet::new();
+        let mut stack: Vec<(usize, Val, fingerprint::Fingerprint)> = Vec::new();
+        let mut memo = fingerprint::Memo::default();
         let mut best: Option<Counterexample> = None;
         let mut best_depth = 0;
         let mut steps: u64 = 0;
         let mut entry = self.next[0];
+        let tried = |memo: &fingerprint::Memo| memo.len() as u64;
+        let mut lifted = vec![false; self.ops.len()];
         while self.next[0] != NONE {
             steps += 1;
-            if steps % 4096 == 0 && Instant::now() > deadline {
-                return (
-                    Outcome::GaveUp(format!("time budget spent after {} states", cache.len())),
-                    cache.len() as u64,
-                );
-            }
-            if heap + 2 * slot * cache.capacity() > max_bytes {
-                return (
-                    Outcome::GaveUp(format!(
-                        "memory budget of {} MiB spent after {} states",
-                        max_bytes >> 20,
-                        cache.len()
-                    )),
-                    cache.len() as u64,
-                );
+            if steps % 4096 == 0 {
+                if Instant::now() > deadline {
+                    return (
+                        Outcome::GaveUp(format!("time budget spent after {} states", memo.len())),
+                        tried(&memo),
+                    );
+                }
+                if 2 * slot * memo.capacity() + stack_heap + frame * stack.capacity() > max_bytes {
+                    return (
+                        Outcome::GaveUp(format!(
+                            "memory budget of {} MiB spent after {} states",
+                            max_bytes >> 20,
+                            memo.len()
+                        )),
+                        tried(&memo),
+                    );
+                }
             }
             if entry == NONE {
                 break;
@@ -299,14 +362,17 @@ impl<'a> Search<'a> {
             if self.is_call[entry] {
                 let op = self.op_of[entry];
                 let o = self.ops[op];
-                if let Some(next_state) = self.model.step(&state, &o.call, &o.ret) {
-                    let mut with = linearized.clone();
-                    with[op / 64] |= 1 << (op % 64);
-                    let cost = entry_bytes(&next_state);
-                    if cache.insert((with.clone(), next_state.clone())) {
-                        heap += cost;
-                        stack.push((entry, std::mem::replace(&mut state, next_state)));
+                let twin_first = self.twin[op].is_some_and(|t| !lifted[t]);
+                if !twin_first && let Some(next_state) = self.model.step(&state, &o.call, &o.ret) {
+                    let with = linearized ^ keys[op];
+                    if memo.insert(with ^ fingerprint::state(&next_state)) {
+                        if memo.len() as u64 > allowance {
+                            return (Outcome::Unfinished, tried(&memo));
+                        }
+                        stack_heap += heap_bytes(&state);
+                        stack.push((entry, std::mem::replace(&mut state, next_state), linearized));
                         linearized = with;
+                        lifted[op] = true;
                         self.lift(entry);
                         entry = self.next[0];
                         continue;
@@ -318,18 +384,19 @@ impl<'a> Search<'a> {
                     best_depth = stack.len();
                     best = Some(self.frontier(&state, stack.len()));
                 }
-                let Some((call, previous)) = stack.pop() else {
+                let Some((call, previous, before)) = stack.pop() else {
                     let counterexample = best.unwrap_or_else(|| self.frontier(&state, 0));
-                    return (Outcome::Violation(counterexample), cache.len() as u64);
+                    return (Outcome::Violation(counterexample), tried(&memo));
                 };
+                stack_heap -= heap_bytes(&previous);
                 state = previous;
-                let op = self.op_of[call];
-                linearized[op / 64] &= !(1 << (op % 64));
+                linearized = before;
+                lifted[self.op_of[call]] = false;
                 self.unlift(call);
                 entry = self.next[call];
             }
         }
-        (Outcome::Linearizable, cache.len() as u64)
+        (Outcome::Linearizable, tried(&memo))
     }
 }
 

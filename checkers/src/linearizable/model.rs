@@ -59,7 +59,7 @@ impl fmt::Display for Val {
 }
 
 /// What an operation asked for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Call {
     /// Read the register (or `get` the key).
     Read,

@@ -102,15 +102,26 @@ pub fn operations(text: &str, format: Format, model: Model) -> Result<Vec<Operat
     pair(events, format, model)
 }
 
+/// A log line's process, type, function and value: the first three separated by tabs or spaces
+/// (Jepsen wrote tabs; some copies have spaces), the value the rest of the line.
+fn log_fields(rest: &str) -> Option<[&str; 4]> {
+    let mut fields = [""; 4];
+    let mut rest = rest.trim_start();
+    for field in fields.iter_mut().take(3) {
+        let end = rest.find([' ', '\t'])?;
+        *field = &rest[..end];
+        rest = rest[end..].trim_start();
+    }
+    fields[3] = rest.trim_end();
+    (!fields[3].is_empty()).then_some(fields)
+}
+
 fn jepsen_log(text: &str) -> Result<Vec<Event>, ParseError> {
     let mut events = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line_no = n + 1;
         let Some(rest) = line.split_once(" - ").map(|(_, r)| r) else { continue };
-        let fields: Vec<&str> = rest.split('\t').collect();
-        if fields.len() < 4 {
-            continue;
-        }
+        let Some(fields) = log_fields(rest) else { continue };
         let process = fields[0].trim().to_string();
         if process.starts_with(':') {
             continue;
@@ -148,9 +159,14 @@ fn edn(text: &str) -> Result<Vec<Event>, ParseError> {
             }
         }
     }
-    let mut events = Vec::new();
+    let mut events = Vec::with_capacity(maps.len());
     for (line, m) in maps {
-        let field = |k: &str| m.get(k).cloned().unwrap_or(Edn::Nil);
+        let shown = || m.to_string();
+        let Edn::Map(entries) = &m else {
+            return Err(ParseError { line, problem: format!("expected an op map, found {}", shown()) });
+        };
+        let field = |k: &str| entries.iter().find(|(name, _)| matches!(name, Edn::Keyword(n) if n == k));
+        let field = |k: &str| field(k).map_or(&Edn::Nil, |(_, v)| v);
         let process = match field("process") {
             Edn::Int(p) => p.to_string(),
             Edn::Keyword(k) => format!(":{k}"),
@@ -162,20 +178,21 @@ fn edn(text: &str) -> Result<Vec<Event>, ParseError> {
             }
         };
         let kind = match field("type") {
-            Edn::Keyword(k) => op_type(&format!(":{k}")),
+            Edn::Keyword(k) => keyword_type(k),
             _ => None,
         }
-        .ok_or_else(|| ParseError { line, problem: format!("op without a known :type: {m}") })?;
+        .ok_or_else(|| ParseError { line, problem: format!("op without a known :type: {}", shown()) })?;
         let f = match field("f") {
-            Edn::Keyword(k) | Edn::Symbol(k) | Edn::Str(k) => k,
+            Edn::Keyword(k) | Edn::Symbol(k) | Edn::Str(k) => k.clone(),
             other => other.to_string(),
         };
         let key = match field("key") {
             Edn::Nil => None,
-            Edn::Str(s) | Edn::Keyword(s) => Some(s),
+            Edn::Str(s) | Edn::Keyword(s) => Some(s.clone()),
             other => Some(other.to_string()),
         };
-        events.push(Event { line, process, kind, f, key, value: field("value"), node: None });
+        let value = field("value").clone();
+        events.push(Event { line, process, kind, f, key, value, node: None });
     }
     Ok(events)
 }
@@ -251,6 +268,17 @@ fn json_edn(v: &serde_json::Value) -> Result<Edn, String> {
                 .collect::<Result<_, String>>()?,
         ),
     })
+}
+
+/// The type a keyword without its colon names (`invoke`, `ok`, `fail`, `info`).
+fn keyword_type(name: &str) -> Option<OpType> {
+    match name {
+        "invoke" => Some(OpType::Invoke),
+        "ok" => Some(OpType::Ok),
+        "fail" => Some(OpType::Fail),
+        "info" => Some(OpType::Info),
+        _ => None,
+    }
 }
 
 fn op_type(text: &str) -> Option<OpType> {
@@ -406,6 +434,8 @@ mod tests {
         assert_eq!(ops.len(), 2, "the failed read did not happen");
         assert_eq!(ops[0].ret, Ret::Swapped(false));
         assert_eq!((ops[1].complete, &ops[1].ret), (None, &Ret::Unknown));
+        let spaced = log.replace('\t', " ");
+        assert_eq!(operations(&spaced, Format::JepsenLog, Model::Register).unwrap(), ops, "spaces as tabs");
     }
 
     #[test]

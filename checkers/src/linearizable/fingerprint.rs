@@ -3,7 +3,9 @@
 //! and state.
 //!
 //! A set's fingerprint is the XOR of its operations' (Zobrist hashing), so linearizing or
-//! backtracking one operation updates it in O(1); a state's is a 128-bit hash of its value.
+//! backtracking one operation updates it in O(1); a state's is a 128-bit hash of its value. A
+//! string's is a polynomial hash modulo 2^61 - 1 in two random bases, so that appending to it
+//! costs the length of what is appended, not of the string.
 //! Two different configurations share a fingerprint with probability about 2^-128 per pair
 //! (below 2^-60 for the 2^34 configurations a search could ever hold). Such a collision can
 //! only make the search skip a configuration it never tried, so it could turn a linearizable
@@ -23,9 +25,78 @@ pub fn operation_keys(n: usize) -> Vec<Fingerprint> {
 
 /// The fingerprint of a model state.
 pub fn state(v: &Val) -> Fingerprint {
+    if let Val::Str(s) = v {
+        return poly(s).fingerprint();
+    }
     let mut h = Lanes { a: 0x243F_6A88_85A3_08D3, b: 0x1319_8A2E_0370_7344 };
     v.hash(&mut h);
     (u128::from(splitmix(h.a)) << 64) | u128::from(splitmix(h.b ^ 0x9E37_79B9))
+}
+
+/// What appending a string does to a string state's fingerprint.
+#[derive(Clone, Copy, Debug)]
+pub struct Append {
+    /// Each base to the power of the appended length.
+    shift: [u64; 2],
+    /// The appended string's polynomial hash in each base.
+    add: [u64; 2],
+}
+
+impl Append {
+    /// The effect of appending `x`.
+    pub fn of(x: &str) -> Append {
+        let p = poly(x);
+        Append { shift: p.power, add: p.hash }
+    }
+
+    /// The fingerprint of `s + x`, from that of the string state `s`.
+    pub fn apply(self, s: Fingerprint) -> Fingerprint {
+        let lanes = [(s >> 64) as u64, s as u64];
+        let lane = |i: usize| add_mod(mul_mod(lanes[i], self.shift[i]), self.add[i]);
+        (u128::from(lane(0)) << 64) | u128::from(lane(1))
+    }
+}
+
+/// The Mersenne prime 2^61 - 1.
+const MODULUS: u64 = (1 << 61) - 1;
+/// The two bases: fixed, arbitrary, below the modulus.
+const BASES: [u64; 2] = [0x0A3F_27D9_1C5B_4E61, 0x1E83_6B2F_90D4_C2A7];
+
+/// A string's polynomial hash in each base, and each base to the power of its length.
+struct Poly {
+    hash: [u64; 2],
+    power: [u64; 2],
+}
+
+impl Poly {
+    fn fingerprint(&self) -> Fingerprint {
+        (u128::from(self.hash[0]) << 64) | u128::from(self.hash[1])
+    }
+}
+
+fn poly(s: &str) -> Poly {
+    let mut p = Poly { hash: [0, 0], power: [1, 1] };
+    for b in s.bytes() {
+        for i in 0..2 {
+            p.hash[i] = add_mod(mul_mod(p.hash[i], BASES[i]), u64::from(b) + 1);
+            p.power[i] = mul_mod(p.power[i], BASES[i]);
+        }
+    }
+    p
+}
+
+fn mul_mod(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    let folded = (product as u64 & MODULUS) + (product >> 61) as u64;
+    add_mod(folded, 0)
+}
+
+fn add_mod(a: u64, b: u64) -> u64 {
+    let mut sum = a + b;
+    while sum >= MODULUS {
+        sum -= MODULUS;
+    }
+    sum
 }
 
 /// A memo keyed by fingerprints, which are already uniformly spread: hashing them again would
@@ -109,5 +180,10 @@ mod tests {
         keys_sorted.dedup();
         assert_eq!(keys_sorted.len(), 1000);
         assert_eq!(keys[3] ^ keys[5] ^ keys[3], keys[5], "a set's fingerprint undoes in O(1)");
+        let s = |x: &str| Val::Str(x.into());
+        let joined = Append::of(" 1 0 y").apply(Append::of("x 0 0 y").apply(state(&s(""))));
+        assert_eq!(joined, state(&s("x 0 0 y 1 0 y")), "appending updates a string's fingerprint");
+        assert_ne!(state(&s("ab")), state(&s("ba")));
+        assert_ne!(state(&s("a")), state(&s("a\0")));
     }
 }

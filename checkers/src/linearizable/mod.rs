@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
-pub use model::{Call, Model, Ret, Val};
+pub use model::{Call, Model, Next, Ret, Val};
 pub use parse::{Format, Operation, ParseError, history_operations, operations};
 
 use crate::verdict::Verdict;
@@ -177,6 +177,26 @@ fn heap_bytes(v: &Val) -> usize {
     }
 }
 
+/// One linearized operation on the search's stack: its call entry, the state before it (when it
+/// changed the state), and the fingerprints before it.
+struct Frame {
+    entry: usize,
+    previous: Option<Val>,
+    linearized: fingerprint::Fingerprint,
+    state_key: fingerprint::Fingerprint,
+}
+
+/// How an operation's step changes the state's fingerprint.
+#[derive(Clone, Copy)]
+enum Effect {
+    /// The state becomes a value of this fingerprint.
+    Becomes(fingerprint::Fingerprint),
+    /// A string is appended to the state.
+    Appends(fingerprint::Append),
+    /// The state stays (reads).
+    Keeps,
+}
+
 enum Outcome {
     Linearizable,
     Violation(Counterexample),
@@ -324,11 +344,22 @@ impl<'a> Search<'a> {
         let keys = fingerprint::operation_keys(self.ops.len());
         // The memo's slots are counted by its capacity, twice: a resize holds old and new.
         let slot = std::mem::size_of::<fingerprint::Fingerprint>() + 1;
-        let frame = std::mem::size_of::<(usize, Val, fingerprint::Fingerprint)>();
+        let frame = std::mem::size_of::<Frame>();
+        // The fingerprint of the state each operation leaves, or how it changes the current one.
+        let effects: Vec<Effect> = self
+            .ops
+            .iter()
+            .map(|o| match &o.call {
+                Call::Write(v) | Call::Cas(_, v) => Effect::Becomes(fingerprint::state(v)),
+                Call::Append(Val::Str(x)) => Effect::Appends(fingerprint::Append::of(x)),
+                Call::Append(_) | Call::Read => Effect::Keeps,
+            })
+            .collect();
         let mut stack_heap = 0usize;
         let mut linearized: fingerprint::Fingerprint = 0;
         let mut state = self.model.initial();
-        let mut stack: Vec<(usize, Val, fingerprint::Fingerprint)> = Vec::new();
+        let mut state_key = fingerprint::state(&state);
+        let mut stack: Vec<Frame> = Vec::new();
         let mut memo = fingerprint::Memo::default();
         let mut best: Option<Counterexample> = None;
         let mut best_depth = 0;
@@ -363,15 +394,28 @@ impl<'a> Search<'a> {
                 let op = self.op_of[entry];
                 let o = self.ops[op];
                 let twin_first = self.twin[op].is_some_and(|t| !lifted[t]);
-                if !twin_first && let Some(next_state) = self.model.step(&state, &o.call, &o.ret) {
+                if !twin_first && let Some(next) = self.model.transition(&state, &o.call, &o.ret) {
                     let with = linearized ^ keys[op];
-                    if memo.insert(with ^ fingerprint::state(&next_state)) {
+                    let next_key = match (&next, effects[op]) {
+                        (Next::Same, _) => state_key,
+                        (Next::To(_), Effect::Becomes(key)) => key,
+                        (Next::To(_), Effect::Appends(append)) => append.apply(state_key),
+                        (Next::To(v), Effect::Keeps) => fingerprint::state(v),
+                    };
+                    if memo.insert(with ^ next_key) {
                         if memo.len() as u64 > allowance {
                             return (Outcome::Unfinished, tried(&memo));
                         }
-                        stack_heap += heap_bytes(&state);
-                        stack.push((entry, std::mem::replace(&mut state, next_state), linearized));
+                        let previous = match next {
+                            Next::Same => None,
+                            Next::To(v) => {
+                                stack_heap += heap_bytes(&state);
+                                Some(std::mem::replace(&mut state, v))
+                            }
+                        };
+                        stack.push(Frame { entry, previous, linearized, state_key });
                         linearized = with;
+                        state_key = next_key;
                         lifted[op] = true;
                         self.lift(entry);
                         entry = self.next[0];
@@ -384,13 +428,17 @@ impl<'a> Search<'a> {
                     best_depth = stack.len();
                     best = Some(self.frontier(&state, stack.len()));
                 }
-                let Some((call, previous, before)) = stack.pop() else {
+                let Some(Frame { entry: call, previous, linearized: before, state_key: key }) = stack.pop()
+                else {
                     let counterexample = best.unwrap_or_else(|| self.frontier(&state, 0));
                     return (Outcome::Violation(counterexample), tried(&memo));
                 };
-                stack_heap -= heap_bytes(&previous);
-                state = previous;
+                if let Some(previous) = previous {
+                    stack_heap -= heap_bytes(&previous);
+                    state = previous;
+                }
                 linearized = before;
+                state_key = key;
                 lifted[self.op_of[call]] = false;
                 self.unlift(call);
                 entry = self.next[call];

@@ -117,19 +117,42 @@ impl Model {
 
     /// The state after `call` returned `ret` in `state`, or `None` when that is impossible.
     pub fn step(self, state: &Val, call: &Call, ret: &Ret) -> Option<Val> {
+        self.transition(state, call, ret).map(|next| match next {
+            Next::Same => state.clone(),
+            Next::To(v) => v,
+        })
+    }
+
+    /// What `call` returning `ret` does to `state`, or `None` when that is impossible: as
+    /// [`step`](Model::step), without copying a state that does not change.
+    pub fn transition(self, state: &Val, call: &Call, ret: &Ret) -> Option<Next> {
         match (call, ret) {
-            (Call::Read, Ret::Value(v)) => (v == state).then(|| state.clone()),
-            (Call::Read, _) => Some(state.clone()),
-            (Call::Write(v), _) => Some(v.clone()),
-            (Call::Cas(old, new), Ret::Swapped(true)) => (old == state).then(|| new.clone()),
-            (Call::Cas(old, _), Ret::Swapped(false)) => (old != state).then(|| state.clone()),
-            (Call::Cas(old, new), _) => Some(if old == state { new.clone() } else { state.clone() }),
+            (Call::Read, Ret::Value(v)) => (v == state).then_some(Next::Same),
+            (Call::Read, _) => Some(Next::Same),
+            (Call::Write(v), _) => Some(Next::To(v.clone())),
+            (Call::Cas(old, new), Ret::Swapped(true)) => (old == state).then(|| Next::To(new.clone())),
+            (Call::Cas(old, _), Ret::Swapped(false)) => (old != state).then_some(Next::Same),
+            (Call::Cas(old, new), _) => Some(if old == state { Next::To(new.clone()) } else { Next::Same }),
             (Call::Append(v), _) => match (state, v) {
-                (Val::Str(s), Val::Str(x)) => Some(Val::Str(format!("{s}{x}"))),
+                (Val::Str(s), Val::Str(x)) => {
+                    let mut joined = String::with_capacity(s.len() + x.len());
+                    joined.push_str(s);
+                    joined.push_str(x);
+                    Some(Next::To(Val::Str(joined)))
+                }
                 _ => None,
             },
         }
     }
+}
+
+/// What a legal step does to the state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Next {
+    /// It stays as it was.
+    Same,
+    /// It becomes this.
+    To(Val),
 }
 
 #[cfg(test)]

@@ -77,9 +77,9 @@ impl Poly {
 fn poly(s: &str) -> Poly {
     let mut p = Poly { hash: [0, 0], power: [1, 1] };
     for b in s.bytes() {
-        for i in 0..2 {
-            p.hash[i] = add_mod(mul_mod(p.hash[i], BASES[i]), u64::from(b) + 1);
-            p.power[i] = mul_mod(p.power[i], BASES[i]);
+        for ((hash, power), base) in p.hash.iter_mut().zip(p.power.iter_mut()).zip(BASES) {
+            *hash = add_mod(mul_mod(*hash, base), u64::from(b) + 1);
+            *power = mul_mod(*power, base);
         }
     }
     p

@@ -84,6 +84,7 @@ pub struct EdnError {
 
 /// Reads EDN forms one after another.
 pub struct Reader<'a> {
+    source: &'a str,
     text: &'a [u8],
     pos: usize,
     line: usize,
@@ -109,7 +110,7 @@ pub fn big_integer(token: &str) -> Option<String> {
 impl<'a> Reader<'a> {
     /// A reader over `text`.
     pub fn new(text: &'a str) -> Self {
-        Reader { text: text.as_bytes(), pos: 0, line: 1, depth: 0 }
+        Reader { source: text, text: text.as_bytes(), pos: 0, line: 1, depth: 0 }
     }
 
     /// The line the reader is on.
@@ -176,18 +177,7 @@ impl<'a> Reader<'a> {
         match c {
             b'(' => self.seq(b')').map(Edn::Seq),
             b'[' => self.seq(b']').map(Edn::Seq),
-            b'{' => {
-                let items = self.seq(b'}')?;
-                if items.len() % 2 != 0 {
-                    return self.error("a map needs an even number of forms");
-                }
-                let mut it = items.into_iter();
-                let mut entries = Vec::new();
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    entries.push((k, v));
-                }
-                Ok(Edn::Map(entries))
-            }
+            b'{' => self.map(),
             b'#' => {
                 self.bump();
                 match self.peek() {
@@ -231,8 +221,42 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn map(&mut self) -> Result<Edn, EdnError> {
+        let opened = self.line;
+        self.bump();
+        let mut entries = Vec::new();
+        loop {
+            self.skip();
+            match self.peek() {
+                None => {
+                    return Err(EdnError { line: opened, problem: "`}` is never closed".into() });
+                }
+                Some(b'}') => {
+                    self.bump();
+                    return Ok(Edn::Map(entries));
+                }
+                Some(_) => {
+                    let key = self.form()?;
+                    self.skip();
+                    if self.peek() == Some(b'}') {
+                        return self.error("a map needs an even number of forms");
+                    }
+                    entries.push((key, self.form()?));
+                }
+            }
+        }
+    }
+
     fn string(&mut self) -> Result<Edn, EdnError> {
         self.bump();
+        let start = self.pos;
+        let plain = self.text[start..].iter().position(|&c| matches!(c, b'"' | b'\\' | b'\n'));
+        if let Some(len) = plain
+            && self.text[start + len] == b'"'
+        {
+            self.pos = start + len + 1;
+            return Ok(Edn::Str(self.source[start..start + len].to_string()));
+        }
         let mut out = Vec::new();
         loop {
             match self.bump() {
@@ -253,15 +277,18 @@ impl<'a> Reader<'a> {
 
     fn atom(&mut self) -> Result<Edn, EdnError> {
         let start = self.pos;
-        while self.peek().is_some_and(|c| {
-            !matches!(
-                c,
-                b' ' | b'\t' | b'\r' | b'\n' | b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
-            )
-        }) {
-            self.bump();
-        }
-        let token = std::str::from_utf8(&self.text[start..self.pos]).unwrap_or_default();
+        let len = self.text[start..]
+            .iter()
+            .position(|&c| {
+                matches!(
+                    c,
+                    b' ' | b'\t' | b'\r' | b'\n' | b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
+                )
+            })
+            .unwrap_or(self.text.len() - start);
+        self.pos = start + len;
+        // Tokens end at ASCII delimiters, so the slice is on character boundaries.
+        let token = &self.source[start..self.pos];
         if token.is_empty() {
             return self.error("expected a form");
         }

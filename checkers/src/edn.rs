@@ -282,7 +282,18 @@ impl<'a> Reader<'a> {
             .position(|&c| {
                 matches!(
                     c,
-                    b' ' | b'\t' | b'\r' | b'\n' | b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
+                    b' ' | b'\t'
+                        | b'\r'
+                        | b'\n'
+                        | b','
+                        | b'('
+                        | b')'
+                        | b'['
+                        | b']'
+                        | b'{'
+                        | b'}'
+                        | b'"'
+                        | b';'
                 )
             })
             .unwrap_or(self.text.len() - start);

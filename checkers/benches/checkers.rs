@@ -1,6 +1,9 @@
-//! Checker speed: the mastership checker on a generated 1,000,000-operation history; the
-//! linearizability checker on every shared public history (per set, and all together) and on a
-//! generated 100,000-operation register history of 10 keys. Peak memory (VmHWM) is printed.
+//! Checker speed: the mastership and set checkers on generated 1,000,000-operation histories;
+//! the linearizability checker, parsing included, on porcupine's rows (its etcd logs, and its
+//! kv `c50-ok` and `c50-bad` when `PORCUPINE_DATA` names a checkout's `test_data` folder: they
+//! are not in the shared data), on every shared public history (per set, and all together) and
+//! on a generated 1,000,000-operation register history of 10 keys. Peak memory (VmHWM) is
+//! printed. `PORCUPINE_DATA=/tmp/porcupine/test_data cargo bench -p checkers`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -149,6 +152,38 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A set history of `n` operations: appends of distinct elements by 5 processes, each
+/// acknowledged, and one final read that holds them all.
+fn set_history(n: usize) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(n + 4);
+    let key = |mut op: Op| {
+        op.key = Some("set".into());
+        op
+    };
+    let appends = (n - 2) / 2;
+    for i in 0..appends as u64 {
+        let p = Process::Client(i % 5);
+        ops.push(key(Op::new(i * 10, p.clone(), OpType::Invoke, "append").with_value(serde_json::json!(i))));
+        ops.push(key(Op::new(i * 10 + 5, p, OpType::Ok, "append").with_value(serde_json::json!(i))));
+    }
+    let end = appends as u64 * 10;
+    let all = serde_json::Value::Array((0..appends as u64).map(serde_json::Value::from).collect());
+    ops.push(key(Op::new(end, Process::Client(u64::MAX / 2), OpType::Invoke, "read")));
+    ops.push(key(Op::new(end + 1, Process::Client(u64::MAX / 2), OpType::Ok, "read").with_value(all)));
+    ops
+}
+
+/// Parses and checks `files` as `splitbrain check` does; the number of invalid files.
+fn parse_and_check(files: &[(String, Format, Model)], budget: Budget) -> usize {
+    files
+        .iter()
+        .filter(|(text, format, model)| {
+            let ops = operations(text, *format, *model).expect("a readable history");
+            check(&ops, *model, budget).valid == checkers::verdict::Verdict::Invalid
+        })
+        .count()
+}
+
 fn benches(c: &mut Criterion) {
     let history = mastership_history(1_000_000);
     let mut g = c.benchmark_group("mastership");
@@ -157,6 +192,44 @@ fn benches(c: &mut Criterion) {
     g.bench_function("1,000,000-operation history", |b| b.iter(|| checkers::mastership::check(&history)));
     g.finish();
     drop(history);
+    let history = set_history(1_000_000);
+    assert_eq!(checkers::set::check(&history).valid, checkers::verdict::Verdict::Valid);
+    let mut g = c.benchmark_group("set");
+    g.throughput(Throughput::Elements(history.len() as u64));
+    g.sample_size(10);
+    g.bench_function("1,000,000-operation history", |b| b.iter(|| checkers::set::check(&history)));
+    g.finish();
+    drop(history);
+
+    let budget = Budget { time: Duration::from_secs(60), ..Budget::default() };
+    let read = |files: Vec<PathBuf>, format: Format, model: Model| -> Vec<(String, Format, Model)> {
+        files.iter().map(|f| (std::fs::read_to_string(f).unwrap(), format, model)).collect()
+    };
+    let mut rows = vec![(
+        "etcd logs (70 shared)".to_string(),
+        read(shared("porcupine-etcd", "log"), Format::JepsenLog, Model::Register),
+    )];
+    match std::env::var_os("PORCUPINE_DATA").map(PathBuf::from) {
+        Some(data) => {
+            let mut etcd: Vec<PathBuf> = walk(&data.join("jepsen"));
+            etcd.retain(|p| p.extension().is_some_and(|e| e == "log") && !p.ends_with("etcd_095.log"));
+            etcd.sort();
+            let n = etcd.len();
+            rows.push((format!("etcd logs ({n} of porcupine's tests)"), read(etcd, Format::JepsenLog, Model::Register)));
+            for name in ["c50-ok", "c50-bad"] {
+                let file = data.join("kv").join(format!("{name}.txt"));
+                rows.push((format!("kv {name}"), read(vec![file], Format::Edn, Model::Kv)));
+            }
+        }
+        None => eprintln!("PORCUPINE_DATA is not set: the kv c50 rows are left out"),
+    }
+    let mut g = c.benchmark_group("linearizable, porcupine's rows (parsing included)");
+    g.sample_size(10);
+    for (name, files) in &rows {
+        g.bench_function(name.as_str(), |b| b.iter(|| parse_and_check(files, budget)));
+    }
+    g.finish();
+    eprintln!("peak RSS after porcupine's rows: {:.0} MB", peak_rss_mb());
 
     let sets = [
         ("porcupine-etcd (70 files)", shared("porcupine-etcd", "log"), Format::JepsenLog, Model::Register),
@@ -173,7 +246,6 @@ fn benches(c: &mut Criterion) {
             (*name, histories, *model)
         })
         .collect();
-    let budget = Budget { time: Duration::from_secs(60), ..Budget::default() };
     let mut g = c.benchmark_group("linearizable, shared histories");
     g.sample_size(10);
     for (name, histories, model) in &parsed {
@@ -208,12 +280,12 @@ fn benches(c: &mut Criterion) {
         peak_rss_mb()
     );
 
-    let generated = register_history(100_000, 7);
+    let generated = register_history(1_000_000, 7);
     assert_eq!(check(&generated, Model::Register, budget).valid, checkers::verdict::Verdict::Valid);
     let mut g = c.benchmark_group("linearizable, generated");
     g.throughput(Throughput::Elements(generated.len() as u64));
     g.sample_size(10);
-    g.bench_function("100,000-operation register history, 10 keys, 5 processes", |b| {
+    g.bench_function("1,000,000-operation register history, 10 keys, 5 processes", |b| {
         b.iter(|| check(&generated, Model::Register, budget))
     });
     g.finish();

@@ -335,7 +335,7 @@ fn a_campaign_of_three_short_runs_sums_up_and_exits_by_the_worst_outcome() {
     let text = format!(
         "name: short\nbase: {{ time_limit: 6, nemesis_interval: 2, recovery_time: 5, stability_window: 2, \
          partition_shapes: [isolate-master], nodes: 3, store: {} }}\n\
-         matrix:\n  nemesis: [none, partition, kill]\n  replica: [{{ ack: async }}]\nseeds: [1]\n",
+         matrix:\n  nemesis: [none, partition, kill]\n  replica: [{{ ack: every-member }}]\nseeds: [1]\n",
         store.display()
     );
     std::fs::write(&file, &text).unwrap();

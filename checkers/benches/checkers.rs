@@ -215,7 +215,10 @@ fn benches(c: &mut Criterion) {
             etcd.retain(|p| p.extension().is_some_and(|e| e == "log") && !p.ends_with("etcd_095.log"));
             etcd.sort();
             let n = etcd.len();
-            rows.push((format!("etcd logs ({n} of porcupine's tests)"), read(etcd, Format::JepsenLog, Model::Register)));
+            rows.push((
+                format!("etcd logs ({n} of porcupine's tests)"),
+                read(etcd, Format::JepsenLog, Model::Register),
+            ));
             for name in ["c50-ok", "c50-bad"] {
                 let file = data.join("kv").join(format!("{name}.txt"));
                 rows.push((format!("kv {name}"), read(vec![file], Format::Edn, Model::Kv)));

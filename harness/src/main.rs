@@ -512,11 +512,17 @@ fn check(
             }
         }
     }
+    use rayon::prelude::*;
+    let checked: Vec<_> = histories
+        .into_par_iter()
+        .map(|(file, ops)| {
+            let started = std::time::Instant::now();
+            let result = check(&ops, model, budget);
+            (file, result, started.elapsed().as_secs_f64() * 1000.0)
+        })
+        .collect();
     let mut worst = Verdict::Valid;
-    for (file, ops) in histories {
-        let started = std::time::Instant::now();
-        let result = check(&ops, model, budget);
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
+    for (file, result, ms) in checked {
         worst = worst.worst(result.valid);
         if json {
             println!("{}", serde_json::json!({"file": file, "valid": result.valid, "ms": ms}));

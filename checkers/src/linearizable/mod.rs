@@ -394,15 +394,26 @@ impl<'a> Search<'a> {
                 let op = self.op_of[entry];
                 let o = self.ops[op];
                 let twin_first = self.twin[op].is_some_and(|t| !lifted[t]);
-                if !twin_first && let Some(next) = self.model.transition(&state, &o.call, &o.ret) {
+                // An append to a string is always legal: its fingerprint is known before the
+                // longer string is built, which happens only for a configuration not yet tried.
+                let step = match (twin_first, &state, effects[op]) {
+                    (true, _, _) => None,
+                    (false, Val::Str(_), Effect::Appends(append)) => Some((append.apply(state_key), None)),
+                    (false, _, effect) => self.model.transition(&state, &o.call, &o.ret).map(|next| {
+                        let key = match (&next, effect) {
+                            (Next::Same, _) => state_key,
+                            (Next::To(_), Effect::Becomes(key)) => key,
+                            (Next::To(_), Effect::Appends(append)) => append.apply(state_key),
+                            (Next::To(v), Effect::Keeps) => fingerprint::state(v),
+                        };
+                        (key, Some(next))
+                    }),
+                };
+                if let Some((next_key, next)) = step {
                     let with = linearized ^ keys[op];
-                    let next_key = match (&next, effects[op]) {
-                        (Next::Same, _) => state_key,
-                        (Next::To(_), Effect::Becomes(key)) => key,
-                        (Next::To(_), Effect::Appends(append)) => append.apply(state_key),
-                        (Next::To(v), Effect::Keeps) => fingerprint::state(v),
-                    };
                     if memo.insert(with ^ next_key) {
+                        let next = next.or_else(|| self.model.transition(&state, &o.call, &o.ret));
+                        let next = next.expect("an append to a string is legal");
                         if memo.len() as u64 > allowance {
                             return (Outcome::Unfinished, tried(&memo));
                         }

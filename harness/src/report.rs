@@ -146,8 +146,18 @@ fn anomalies(page: &mut String, results: &Results, ops: &[Op], dir: &Path) {
             .flat_map(|ops| ops.iter().take(5))
             .map(|o| format!("<a href=\"{}\">{}</a>", index_link(o.index), escape(&o.op)))
             .collect();
+        let log = |at_ms: u64, what: &str| match log_line(dir, &d.node, at_ms, ops) {
+            Some((stamp, link)) => {
+                format!("<a href=\"{link}\">{}/replica.log at {stamp}</a> ({what})", d.node)
+            }
+            None => format!("<a href=\"{}/replica.log\">{}/replica.log</a>", d.node, d.node),
+        };
+        let logs = match d.stepped_down_ms {
+            Some(t) => format!("{}, {}", log(d.from_ms, "a rival says Master"), log(t, "it steps down")),
+            None => log(d.from_ms, "a rival says Master"),
+        };
         items.push(format!(
-            "{} History lines: {}.",
+            "{} History lines: {}. Its log: {logs}.",
             escape(&d.words),
             if cited.is_empty() { "none".to_string() } else { cited.join(", ") }
         ));

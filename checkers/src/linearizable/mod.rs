@@ -90,7 +90,8 @@ pub struct LinearizableResult {
     pub counterexample: Option<Counterexample>,
 }
 
-/// Configurations a key's search may try in the first round.
+/// Configurations a key's search may try in the first round, at least (four per operation of
+/// the key, if more).
 const FIRST_ROUND_STATES: u64 = 1 << 12;
 
 /// How much each round's allowance grows over the last one.
@@ -127,11 +128,15 @@ pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableRes
     // The searches running at once share the memory budget.
     let bytes = budget.bytes / rayon::current_num_threads().clamp(1, keys.len());
     let mut undecided: Vec<usize> = (0..keys.len()).collect();
-    let mut allowance = FIRST_ROUND_STATES;
+    // A key without conflicts is decided in about as many configurations as it has operations:
+    // its first allowance covers that, so only keys with real choices go another round.
+    let mut growth = 1u64;
     while !undecided.is_empty() {
         let outcomes: Vec<(usize, Outcome, u64)> = undecided
             .par_iter()
             .map(|&i| {
+                let first = FIRST_ROUND_STATES.max(4 * keys[i].1.len() as u64);
+                let allowance = first.saturating_mul(growth);
                 let (outcome, states) = Search::new(&keys[i].1, model).run(deadline, bytes, allowance);
                 (i, outcome, states)
             })
@@ -163,7 +168,7 @@ pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableRes
         if result.valid == Verdict::Invalid {
             break;
         }
-        allowance = allowance.saturating_mul(ROUND_GROWTH);
+        growth = growth.saturating_mul(ROUND_GROWTH);
     }
     result
 }

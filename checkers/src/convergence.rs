@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{Op, Process};
+use crate::history::Op;
 use crate::mastership::Round;
 use crate::verdict::Verdict;
 
@@ -46,7 +46,7 @@ pub fn check(ops: &[Op]) -> ConvergenceResult {
         master: None,
         divergent: Vec::new(),
     };
-    let mark = |f: &str| ops.iter().position(|o| o.process == Process::harness() && o.f == f);
+    let mark = |f: &str| ops.iter().position(|o| o.process.is_harness() && o.f == f);
     let (Some(start), Some(end)) = (mark("stability-start"), mark("stability-end")) else {
         return unknown("the history has no stability window".into());
     };
@@ -56,7 +56,7 @@ pub fn check(ops: &[Op]) -> ConvergenceResult {
     let last = ops[start..end]
         .iter()
         .rev()
-        .filter(|o| o.process == Process::observer() && o.f == "observe")
+        .filter(|o| o.process.is_observer() && o.f == "observe")
         .find_map(|o| serde_json::from_value::<Round>(o.value.clone()).ok());
     let Some(mut round) = last else { return unknown("no observation in the stability window".into()) };
     for m in crate::mastership::recorded_members(ops).into_iter().flatten() {
@@ -104,6 +104,7 @@ pub fn check(ops: &[Op]) -> ConvergenceResult {
 mod tests {
     use super::*;
     use crate::history::OpType;
+    use crate::history::Process;
     use crate::mastership::NodeView;
 
     fn round(views: &[(&str, u32, &str, u64, Option<u64>)]) -> Op {

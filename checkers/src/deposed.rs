@@ -54,7 +54,7 @@ pub struct DeposedMaster {
 pub fn explain(ops: &[Op]) -> Vec<DeposedMaster> {
     let mut rounds: Vec<(u64, Round)> = ops
         .iter()
-        .filter(|o| o.process == Process::observer() && o.f == "observe")
+        .filter(|o| o.process.is_observer() && o.f == "observe")
         .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (o.time, r)))
         .collect();
     let windows = rivalries(&mut rounds);

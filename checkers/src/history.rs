@@ -20,6 +20,21 @@ pub enum Process {
 }
 
 impl Process {
+    /// True for the nemesis (compares without allocating).
+    pub fn is_nemesis(&self) -> bool {
+        matches!(self, Process::Named(n) if n == "nemesis")
+    }
+
+    /// True for the observer.
+    pub fn is_observer(&self) -> bool {
+        matches!(self, Process::Named(n) if n == "observer")
+    }
+
+    /// True for the harness.
+    pub fn is_harness(&self) -> bool {
+        matches!(self, Process::Named(n) if n == "harness")
+    }
+
     /// The nemesis.
     pub fn nemesis() -> Self {
         Process::Named("nemesis".into())

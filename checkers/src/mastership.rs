@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{Op, OpType, Process};
+use crate::history::{Op, OpType};
 use crate::verdict::Verdict;
 
 /// What the observer saw of one node in one round.
@@ -163,7 +163,7 @@ pub struct MastershipResult {
 
 /// The replica hosts the run's start recorded (`history-start`'s `members`), if it did.
 pub(crate) fn recorded_members(ops: &[Op]) -> Option<Vec<String>> {
-    let start = ops.iter().find(|o| o.process == Process::harness() && o.f == "history-start")?;
+    let start = ops.iter().find(|o| o.process.is_harness() && o.f == "history-start")?;
     serde_json::from_value(start.value.get("members")?.clone()).ok()
 }
 
@@ -173,7 +173,7 @@ pub(crate) fn recorded_members(ops: &[Op]) -> Option<Vec<String>> {
 fn coverage_gap_ns(ops: &[Op], rounds: &[(u64, Round)]) -> u64 {
     let recorded = ops
         .iter()
-        .find(|o| o.process == Process::harness() && o.f == "history-start")
+        .find(|o| o.process.is_harness() && o.f == "history-start")
         .and_then(|o| o.value.get("observe_interval_ms")?.as_u64())
         .map(|v| v * 1_000_000);
     let interval = recorded.unwrap_or_else(|| {
@@ -199,9 +199,7 @@ fn fault_free_spans(ops: &[Op]) -> Vec<(u64, u64)> {
     let mut active: BTreeMap<&str, u32> = BTreeMap::new();
     let mut spans = Vec::new();
     let mut free_since = None;
-    for o in
-        ops.iter().filter(|o| o.process == Process::nemesis() && o.kind == OpType::Invoke && o.time < end)
-    {
+    for o in ops.iter().filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke && o.time < end) {
         let (fault, start) = match o.f.as_str() {
             "heal" => ("partition", false),
             "start" => ("kill", false),
@@ -243,17 +241,17 @@ fn outlived_heal(rounds: &[(u64, Round)], ops: &[Op]) -> Option<(u64, u64, Vec<S
 }
 
 fn harness_time(ops: &[Op], f: &str) -> Option<u64> {
-    ops.iter().find(|o| o.process == Process::harness() && o.f == f).map(|o| o.time)
+    ops.iter().find(|o| o.process.is_harness() && o.f == f).map(|o| o.time)
 }
 
 /// The position of the harness's first `f` event.
 fn harness_position(ops: &[Op], f: &str) -> Option<usize> {
-    ops.iter().position(|o| o.process == Process::harness() && o.f == f)
+    ops.iter().position(|o| o.process.is_harness() && o.f == f)
 }
 
 /// Checks the history.
 pub fn check(ops: &[Op]) -> MastershipResult {
-    let observed = |o: &&Op| o.process == Process::observer() && o.f == "observe";
+    let observed = |o: &&Op| o.process.is_observer() && o.f == "observe";
     let round = |o: &Op| serde_json::from_value::<Round>(o.value.clone()).ok().map(|r| (o.time, r));
     let rounds: Vec<(u64, Round)> = ops.iter().filter(observed).filter_map(round).collect();
     let mut result = MastershipResult {
@@ -269,7 +267,7 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         failovers: failovers(ops, &rounds),
         self_terminations: ops
             .iter()
-            .filter(|o| o.process == Process::harness() && o.f == "self-terminated")
+            .filter(|o| o.process.is_harness() && o.f == "self-terminated")
             .filter_map(|o| o.node.clone())
             .collect(),
         elections: 0,
@@ -427,7 +425,7 @@ pub(crate) fn windows(rounds: &[(u64, Round)], bad: impl Fn(usize) -> bool) -> V
 fn failovers(ops: &[Op], rounds: &[(u64, Round)]) -> Vec<Failover> {
     let kills: Vec<(u64, Vec<String>)> = ops
         .iter()
-        .filter(|o| o.process == Process::nemesis() && o.f == "kill" && o.kind == OpType::Info)
+        .filter(|o| o.process.is_nemesis() && o.f == "kill" && o.kind == OpType::Info)
         .map(|o| {
             let hosts =
                 o.value.get("hosts").and_then(|h| serde_json::from_value(h.clone()).ok()).unwrap_or_default();
@@ -478,6 +476,7 @@ fn election_counts(rounds: &[(u64, Round)]) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::Process;
 
     fn view(id: u32, role: &str, master: u32) -> Option<NodeView> {
         Some(NodeView {

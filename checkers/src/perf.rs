@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{Op, OpType, Process, client_pairs};
+use crate::history::{Op, OpType, client_pairs};
 use crate::verdict::Verdict;
 
 /// Latency quantiles in milliseconds.
@@ -76,7 +76,7 @@ pub fn check(ops: &[Op]) -> PerfResult {
 fn fault_windows(ops: &[Op], end: u64) -> Vec<FaultWindow> {
     let mut open: Vec<(String, u64)> = Vec::new();
     let mut windows = Vec::new();
-    for op in ops.iter().filter(|o| o.process == Process::nemesis() && o.kind == OpType::Invoke) {
+    for op in ops.iter().filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke) {
         match op.f.as_str() {
             "partition" | "kill" | "pause" | "clock" => open.push((op.f.clone(), op.time)),
             undo => {
@@ -113,6 +113,7 @@ fn fault_windows(ops: &[Op], end: u64) -> Vec<FaultWindow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::Process;
 
     fn op(ms: u64, process: Process, kind: OpType, f: &str) -> Op {
         Op::new(ms * 1_000_000, process, kind, f)

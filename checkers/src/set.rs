@@ -11,7 +11,7 @@
 //! count). Invalid when anything is lost, unexpected or duplicated; unknown when a key appended to
 //! has no final read, or the read is not a list.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -64,51 +64,73 @@ pub struct SetResult {
 
 const NEARBY_NS: u64 = 5_000_000_000;
 
+/// An element as the checker compares it: an integer by value, anything else by its JSON text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Element {
+    Int(i64),
+    Text(String),
+}
+
+impl Element {
+    fn of(v: &serde_json::Value) -> Element {
+        match v.as_i64() {
+            Some(i) if !v.is_f64() => Element::Int(i),
+            _ => Element::Text(v.to_string()),
+        }
+    }
+
+    fn value(&self) -> serde_json::Value {
+        match self {
+            Element::Int(i) => serde_json::Value::from(*i),
+            Element::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
 /// What one key's appends and reads amount to.
 #[derive(Default)]
-struct KeyLog {
-    attempted: BTreeSet<String>,
-    failed: BTreeSet<String>,
-    unknown: BTreeSet<String>,
-    acked: Vec<(serde_json::Value, u64, u64, Option<String>)>,
-    final_read: Option<(u64, serde_json::Value)>,
+struct KeyLog<'a> {
+    attempted: HashSet<Element>,
+    failed: HashSet<Element>,
+    unknown: HashSet<Element>,
+    acked: Vec<(&'a serde_json::Value, u64, u64, Option<&'a str>)>,
 }
 
 /// Checks the appends and the final read of every key appended to.
 pub fn check(ops: &[Op]) -> SetResult {
-    let mut invoked: BTreeMap<u64, (u64, serde_json::Value)> = BTreeMap::new();
-    let mut keys: BTreeMap<String, KeyLog> = BTreeMap::new();
-    let mut reads: BTreeMap<String, (u64, serde_json::Value)> = BTreeMap::new();
+    let mut invoked: HashMap<u64, (u64, &serde_json::Value)> = HashMap::new();
+    let mut keys: BTreeMap<&str, KeyLog> = BTreeMap::new();
+    let mut reads: HashMap<&str, (u64, &serde_json::Value)> = HashMap::new();
     for op in ops {
         let Process::Client(p) = op.process else { continue };
-        let key = op.key.clone().unwrap_or_default();
+        let key = op.key.as_deref().unwrap_or_default();
         match (op.f.as_str(), op.kind) {
             ("append", OpType::Invoke) => {
-                keys.entry(key).or_default().attempted.insert(op.value.to_string());
-                invoked.insert(p, (op.time, op.value.clone()));
+                keys.entry(key).or_default().attempted.insert(Element::of(&op.value));
+                invoked.insert(p, (op.time, &op.value));
             }
             ("append", kind) => {
                 let Some((start, v)) = invoked.remove(&p) else { continue };
                 let log = keys.entry(key).or_default();
                 match kind {
-                    OpType::Ok => log.acked.push((v, start, op.time, op.node.clone())),
+                    OpType::Ok => log.acked.push((v, start, op.time, op.node.as_deref())),
                     OpType::Fail => {
-                        log.failed.insert(v.to_string());
+                        log.failed.insert(Element::of(v));
                     }
                     _ => {
-                        log.unknown.insert(v.to_string());
+                        log.unknown.insert(Element::of(v));
                     }
                 }
             }
             ("read", OpType::Ok) => {
-                reads.insert(key, (op.index, op.value.clone()));
+                reads.insert(key, (op.index, &op.value));
             }
             _ => {}
         }
     }
     let faults: Vec<(u64, String)> = ops
         .iter()
-        .filter(|o| o.process == Process::nemesis() && o.kind == OpType::Invoke)
+        .filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke)
         .map(|o| (o.time, o.f.clone()))
         .collect();
     let mut result = SetResult {
@@ -122,16 +144,15 @@ pub fn check(ops: &[Op]) -> SetResult {
         reason: None,
     };
     let mut unknown_reasons = Vec::new();
-    for (key, mut log) in keys {
-        log.final_read = reads.remove(&key);
+    for (key, log) in keys {
         result.acknowledged += log.acked.len();
-        let read = match &log.final_read {
+        let read: &[serde_json::Value] = match reads.remove(key) {
             None => {
                 unknown_reasons.push(format!("key {key:?} has no final read"));
                 continue;
             }
-            Some((_, serde_json::Value::Null)) => Vec::new(),
-            Some((_, serde_json::Value::Array(items))) => items.clone(),
+            Some((_, serde_json::Value::Null)) => &[],
+            Some((_, serde_json::Value::Array(items))) => items,
             Some((index, other)) => {
                 unknown_reasons.push(format!(
                     "the final read of key {key:?} (history line {}) is {other}, not a list",
@@ -141,16 +162,16 @@ pub fn check(ops: &[Op]) -> SetResult {
             }
         };
         result.read += read.len();
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for v in &read {
-            *counts.entry(v.to_string()).or_default() += 1;
+        let mut counts: HashMap<Element, usize> = HashMap::with_capacity(read.len());
+        for v in read {
+            *counts.entry(Element::of(v)).or_default() += 1;
         }
-        result.lost.extend(log.acked.iter().filter(|(v, ..)| !counts.contains_key(&v.to_string())).map(
+        result.lost.extend(log.acked.iter().filter(|(v, ..)| !counts.contains_key(&Element::of(v))).map(
             |(v, start, end, node)| {
                 Lost {
-                    element: v.clone(),
+                    element: (*v).clone(),
                     written_ms: (start / 1_000_000, end / 1_000_000),
-                    node: node.clone(),
+                    node: node.map(str::to_string),
                     faults_nearby: faults
                         .iter()
                         .filter(|(t, _)| *t + NEARBY_NS >= *start && *t <= end + NEARBY_NS)
@@ -159,11 +180,14 @@ pub fn check(ops: &[Op]) -> SetResult {
                 }
             },
         ));
-        let parse = |s: &String| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
-        let never = |k: &String| !log.attempted.contains(k) || log.failed.contains(k);
-        result.unexpected.extend(counts.keys().filter(|k| never(k)).map(parse));
-        result.recovered.extend(counts.keys().filter(|k| log.unknown.contains(*k)).map(parse));
-        result.duplicated.extend(counts.iter().filter(|(_, n)| **n > 1).map(|(k, _)| parse(k)));
+        let mut present: Vec<(&Element, usize)> = counts.iter().map(|(e, n)| (e, *n)).collect();
+        present.sort_unstable();
+        let never = |e: &Element| !log.attempted.contains(e) || log.failed.contains(e);
+        result.unexpected.extend(present.iter().filter(|(e, _)| never(e)).map(|(e, _)| e.value()));
+        result
+            .recovered
+            .extend(present.iter().filter(|(e, _)| log.unknown.contains(*e)).map(|(e, _)| e.value()));
+        result.duplicated.extend(present.iter().filter(|(_, n)| *n > 1).map(|(e, _)| e.value()));
     }
     result.valid =
         if !result.lost.is_empty() || !result.unexpected.is_empty() || !result.duplicated.is_empty() {
@@ -211,6 +235,18 @@ mod tests {
         assert_eq!(r.unexpected, vec![serde_json::json!(7)]);
         assert_eq!(r.recovered, vec![serde_json::json!(3)]);
         assert_eq!(r.duplicated, vec![serde_json::json!(1)]);
+    }
+
+    #[test]
+    fn elements_are_compared_exactly_an_integer_is_not_its_float_or_its_string() {
+        let mut ops: Vec<Op> = Vec::new();
+        ops.extend(append(1, 100, 1, OpType::Ok));
+        ops.extend(append(1, 200, 10, OpType::Ok));
+        ops.push(op(900, Process::Client(9), OpType::Ok, "read", serde_json::json!([10, 1.0, "1"])));
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Invalid);
+        assert_eq!(r.lost.iter().map(|l| l.element.clone()).collect::<Vec<_>>(), [serde_json::json!(1)]);
+        assert_eq!(r.unexpected, vec![serde_json::json!("1"), serde_json::json!(1.0)]);
     }
 
     #[test]

@@ -187,9 +187,8 @@ fn index_link(index: u64) -> String {
 
 /// The history line of the observer round at `at_ms`, and a link that highlights it.
 fn history_line(ops: &[Op], at_ms: u64) -> Option<(u64, String)> {
-    let op = ops
-        .iter()
-        .find(|o| o.process == Process::observer() && o.f == "observe" && o.time / 1_000_000 == at_ms)?;
+    let op =
+        ops.iter().find(|o| o.process.is_observer() && o.f == "observe" && o.time / 1_000_000 == at_ms)?;
     Some((op.index + 1, index_link(op.index)))
 }
 
@@ -197,11 +196,10 @@ fn history_line(ops: &[Op], at_ms: u64) -> Option<(u64, String)> {
 /// process's uptime), and a link that highlights it.
 fn log_line(dir: &Path, node: &str, at_ms: u64, ops: &[Op]) -> Option<(String, String)> {
     let start =
-        ops.iter().find(|o| o.process == Process::harness() && o.f == "history-start")?.value["unix_ms"]
-            .as_u64()?;
+        ops.iter().find(|o| o.process.is_harness() && o.f == "history-start")?.value["unix_ms"].as_u64()?;
     let started = ops
         .iter()
-        .filter(|o| o.process == Process::observer() && o.f == "observe" && o.time / 1_000_000 <= at_ms)
+        .filter(|o| o.process.is_observer() && o.f == "observe" && o.time / 1_000_000 <= at_ms)
         .filter_map(|o| o.value["nodes"][node]["started_unix_ms"].as_u64())
         .rfind(|&t| t > 0)?;
     let uptime = (start + at_ms).checked_sub(started)? as f64 / 1000.0;
@@ -306,7 +304,7 @@ fn windows(svg: &mut String, results: &Results, span: Span, height: f64) {
 fn timeline(page: &mut String, results: &Results, ops: &[Op], span: Span) {
     let rounds: Vec<(u64, Round)> = ops
         .iter()
-        .filter(|o| o.process == Process::observer() && o.f == "observe")
+        .filter(|o| o.process.is_observer() && o.f == "observe")
         .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (o.time / 1_000_000, r)))
         .collect();
     let mut lanes: BTreeMap<String, Vec<(u64, String, String)>> = BTreeMap::new();

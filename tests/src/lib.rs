@@ -47,7 +47,7 @@ pub fn availability(history: &[Op]) -> BTreeMap<String, [u64; 3]> {
     let mut table: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let mut active = "none".to_string();
     for op in history {
-        if op.process == checkers::history::Process::nemesis() && op.kind == OpType::Invoke {
+        if op.process.is_nemesis() && op.kind == OpType::Invoke {
             active = match op.f.as_str() {
                 "heal" | "start" | "resume" | "reset-clock" => "none".into(),
                 f => f.into(),

@@ -326,21 +326,35 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// The frontier: candidate calls before the first return entry, and that return's operation.
-    fn frontier(&self, state: &Val, linearized: usize) -> Counterexample {
+    /// The frontier: the operations of the candidate calls before the first return entry, and
+    /// that return's operation (cheap to take: no text is made until it is reported).
+    fn frontier(&self) -> (Vec<usize>, usize) {
         let mut candidates = Vec::new();
         let mut e = self.next[0];
         while e != NONE && self.is_call[e] {
-            candidates.push(self.view(self.op_of[e]));
+            candidates.push(self.op_of[e]);
             e = self.next[e];
         }
-        let blocking = if e == NONE {
-            candidates.pop().expect("a frontier has an operation")
-        } else {
-            self.view(self.op_of[e])
-        };
-        candidates.retain(|c| *c != blocking);
-        Counterexample { key: None, linearized, state: state.to_string(), blocking, candidates }
+        let blocking =
+            if e == NONE { candidates.pop().expect("a frontier has an operation") } else { self.op_of[e] };
+        candidates.retain(|&c| c != blocking);
+        (candidates, blocking)
+    }
+
+    /// The counterexample of a frontier taken with `linearized` operations in `state`.
+    fn counterexample(
+        &self,
+        (candidates, blocking): (Vec<usize>, usize),
+        state: &Val,
+        linearized: usize,
+    ) -> Counterexample {
+        Counterexample {
+            key: None,
+            linearized,
+            state: state.to_string(),
+            blocking: self.view(blocking),
+            candidates: candidates.into_iter().map(|c| self.view(c)).collect(),
+        }
     }
 
     /// Searches for a linearization until one is found, none can be, the budget is spent or
@@ -365,8 +379,9 @@ impl<'a> Search<'a> {
         let mut state = self.model.initial();
         let mut state_key = fingerprint::state(&state);
         let mut stack: Vec<Frame> = Vec::new();
-        let mut memo = fingerprint::Memo::default();
-        let mut best: Option<Counterexample> = None;
+        let mut memo =
+            fingerprint::Memo::with_capacity_and_hasher(allowance.min(1 << 16) as usize, Default::default());
+        let mut best: Option<((Vec<usize>, usize), Val)> = None;
         let mut best_depth = 0;
         let mut steps: u64 = 0;
         let mut entry = self.next[0];
@@ -442,11 +457,14 @@ impl<'a> Search<'a> {
             } else {
                 if best.is_none() || stack.len() > best_depth {
                     best_depth = stack.len();
-                    best = Some(self.frontier(&state, stack.len()));
+                    best = Some((self.frontier(), state.clone()));
                 }
                 let Some(Frame { entry: call, previous, linearized: before, state_key: key }) = stack.pop()
                 else {
-                    let counterexample = best.unwrap_or_else(|| self.frontier(&state, 0));
+                    let counterexample = match best {
+                        Some((frontier, at)) => self.counterexample(frontier, &at, best_depth),
+                        None => self.counterexample(self.frontier(), &state, 0),
+                    };
                     return (Outcome::Violation(counterexample), tried(&memo));
                 };
                 if let Some(previous) = previous {

@@ -165,6 +165,7 @@ fn edn(text: &str) -> Result<Vec<Event>, ParseError> {
         let Edn::Map(entries) = &m else {
             return Err(ParseError { line, problem: format!("expected an op map, found {}", shown()) });
         };
+        let value_at = entries.iter().position(|(name, _)| matches!(name, Edn::Keyword(n) if n == "value"));
         let field = |k: &str| entries.iter().find(|(name, _)| matches!(name, Edn::Keyword(n) if n == k));
         let field = |k: &str| field(k).map_or(&Edn::Nil, |(_, v)| v);
         let process = match field("process") {
@@ -191,7 +192,10 @@ fn edn(text: &str) -> Result<Vec<Event>, ParseError> {
             Edn::Str(s) | Edn::Keyword(s) => Some(s.clone()),
             other => Some(other.to_string()),
         };
-        let value = field("value").clone();
+        let value = match (m, value_at) {
+            (Edn::Map(mut entries), Some(i)) => entries.swap_remove(i).1,
+            _ => Edn::Nil,
+        };
         events.push(Event { line, process, kind, f, key, value, node: None });
     }
     Ok(events)
@@ -291,6 +295,17 @@ fn op_type(text: &str) -> Option<OpType> {
     }
 }
 
+/// [`val`], taking the value instead of copying its strings.
+fn owned_val(e: Edn) -> Val {
+    match e {
+        Edn::BigInt(digits) => Val::BigInt(digits),
+        Edn::Str(s) => Val::Str(s),
+        Edn::Keyword(k) => Val::Keyword(k),
+        Edn::Seq(items) => Val::List(items.into_iter().map(owned_val).collect()),
+        other => val(&other),
+    }
+}
+
 fn val(e: &Edn) -> Val {
     match e {
         Edn::Nil => Val::Nil,
@@ -313,17 +328,20 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
             continue;
         }
         if e.kind == OpType::Invoke {
-            let call = match (e.f.as_str(), &e.value) {
+            let call = match (e.f.as_str(), e.value) {
                 ("read" | "get", _) => Call::Read,
-                ("write" | "put", v) => Call::Write(val(v)),
-                ("append", Edn::Str(v)) if model == Model::Kv => Call::Append(Val::Str(v.clone())),
+                ("write" | "put", v) => Call::Write(owned_val(v)),
+                ("append", Edn::Str(v)) if model == Model::Kv => Call::Append(Val::Str(v)),
                 ("append", v) => {
                     return Err(ParseError {
                         line: e.line,
                         problem: format!("append of {v}: only the kv model appends, and only strings"),
                     });
                 }
-                ("cas", Edn::Seq(pair)) if pair.len() == 2 => Call::Cas(val(&pair[0]), val(&pair[1])),
+                ("cas", Edn::Seq(pair)) if pair.len() == 2 => {
+                    let [old, new]: [Edn; 2] = pair.try_into().expect("two items");
+                    Call::Cas(owned_val(old), owned_val(new))
+                }
                 (f, v) => {
                     return Err(ParseError {
                         line: e.line,
@@ -384,7 +402,7 @@ fn pair(events: Vec<Event>, format: Format, model: Model) -> Result<Vec<Operatio
                     Call::Read => Ret::Value(if model == Model::Kv && e.value == Edn::Nil {
                         Val::Str(String::new())
                     } else {
-                        val(&e.value)
+                        owned_val(e.value)
                     }),
                     Call::Cas(..) => Ret::Swapped(true),
                     Call::Write(_) | Call::Append(_) => Ret::Done,

@@ -324,18 +324,19 @@ impl<'p> World<'p> {
         let (key, argument) = describe(&op);
         self.record(Process::Client(process), OpType::Invoke, f, argument).key = Some(key);
         let now = self.sim.now();
-        let cached =
+        let fresh =
             self.slots.get(slot).and_then(|s| s.master).filter(|&(_, since)| now < since + MASTER_TTL);
-        let cached = cached.map(|(m, _)| m);
         let registered =
             || self.sim.nameserver().registrations(&self.group, self.sim.now()).first().map(|r| r.id);
-        let target = cached
+        let target = fresh
+            .map(|(m, _)| m)
             .or_else(registered)
             .unwrap_or_else(|| self.rng.random_range(0..self.hosts.len() as ReplicaId));
         let request = self.sim.request(target, op.clone());
         if let Some(s) = self.slots.get_mut(slot) {
             s.busy = true;
-            s.master = Some((target, s.master.filter(|&(m, _)| m == target).map_or(now, |(_, since)| since)));
+            // A master looked up again is trusted for another MASTER_TTL, as the real client does.
+            s.master = Some(fresh.unwrap_or((target, now)));
         }
         self.outstanding.insert(request, Outstanding { slot, target, process, f, op });
         self.agenda.push(Reverse((self.sim.now() + self.plan.op_timeout, Task::Expire(request))));

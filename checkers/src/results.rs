@@ -92,6 +92,13 @@ pub struct Data<T> {
     pub deposed_masters: Vec<DeposedMaster>,
 }
 
+impl<T> Data<T> {
+    /// `result`, not yet explained.
+    pub fn new(result: T) -> Data<T> {
+        Data { result, deposed_masters: Vec::new() }
+    }
+}
+
 impl<T: Checked> Checked for Data<T> {
     fn verdict(&self) -> Verdict {
         self.result.verdict()
@@ -182,21 +189,27 @@ impl Results {
 pub fn check(ops: &[Op], chosen: &BTreeSet<Checker>) -> Results {
     let on = |c: Checker| chosen.contains(&c);
     let client = |f: &str| ops.iter().any(|o| o.process.is_client() && o.f == f);
-    let explain = |valid: Verdict| if valid == Verdict::Valid { Vec::new() } else { deposed::explain(ops) };
-    let data = |result: LinearizableResult| Data { deposed_masters: explain(result.valid), result };
-    let registers = register_ops(ops);
-    let checkers = Checkers {
+    let linearizable = on(Checker::Linearizable).then(|| register_ops(ops));
+    let linearizable = linearizable.filter(|registers| registers.iter().any(|o| o.process.is_client()));
+    let mut checkers = Checkers {
         mastership: on(Checker::Mastership).then(|| mastership::check(ops)),
         convergence: on(Checker::Convergence).then(|| convergence::check(ops)),
-        linearizable: (on(Checker::Linearizable) && registers.iter().any(|o| o.process.is_client()))
-            .then(|| data(linearizability(&registers))),
-        set: (on(Checker::Set) && client("append")).then(|| {
-            let result = set::check(ops);
-            Data { deposed_masters: explain(result.valid), result }
-        }),
+        linearizable: linearizable.map(|registers| Data::new(linearizability(&registers))),
+        set: (on(Checker::Set) && client("append")).then(|| Data::new(set::check(ops))),
         stats: on(Checker::Stats).then(|| stats::check(ops)),
         perf: on(Checker::Perf).then(|| perf::check(ops)),
     };
+    // The deposed masters' deeds explain a data checker that did not pass; found once.
+    let mut found: Option<Vec<DeposedMaster>> = None;
+    let mut explain = |deposed: &mut Vec<DeposedMaster>| {
+        *deposed = found.get_or_insert_with(|| deposed::explain(ops)).clone();
+    };
+    if let Some(l) = checkers.linearizable.as_mut().filter(|d| d.verdict() != Verdict::Valid) {
+        explain(&mut l.deposed_masters);
+    }
+    if let Some(s) = checkers.set.as_mut().filter(|d| d.verdict() != Verdict::Valid) {
+        explain(&mut s.deposed_masters);
+    }
     Results::new(checkers)
 }
 
@@ -258,7 +271,7 @@ impl Checked for LinearizableResult {
                 "key {}: no order of the operations explains {} (history line {})",
                 c.key.as_deref().unwrap_or("-"),
                 c.blocking.op,
-                c.blocking.lines.1.unwrap_or(c.blocking.lines.0)
+                c.blocking.line()
             ),
             (None, Some(reason)) => reason.clone(),
             (None, None) => format!("{} operations over {} keys", self.ops, self.keys),

@@ -77,7 +77,7 @@ pub fn summary(results: &Results) -> String {
                 b.op,
                 b.process,
                 b.node.as_deref().unwrap_or("?"),
-                b.lines.1.unwrap_or(b.lines.0),
+                b.line(),
                 x.state,
             );
         }

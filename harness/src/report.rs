@@ -124,7 +124,7 @@ fn anomalies(page: &mut String, results: &Results, ops: &[Op], dir: &Path) {
     }
     if let Some(c) = results.checkers.linearizable.as_ref().and_then(|l| l.result.counterexample.as_ref()) {
         let b = &c.blocking;
-        let line = b.lines.1.unwrap_or(b.lines.0);
+        let line = b.line();
         let candidates: Vec<String> = c.candidates.iter().map(|o| escape(&o.op)).collect();
         items.push(format!(
             "Not linearizable on key {}: <a href=\"{}\">{} by process {} at {}</a> (history line {line}) fits no order \
@@ -418,7 +418,7 @@ fn data_marks(svg: &mut String, results: &Results, ops: &[Op], span: Span, lanes
     let counterexample =
         results.checkers.linearizable.as_ref().and_then(|l| l.result.counterexample.as_ref());
     if let Some(c) = counterexample {
-        let line = c.blocking.lines.1.unwrap_or(c.blocking.lines.0);
+        let line = c.blocking.line();
         let index = line.saturating_sub(1) as u64;
         let Some(op) = ops.iter().find(|o| o.index == index) else { return };
         let at = x(op.time / 1_000_000, span);

@@ -58,6 +58,14 @@ pub struct OpView {
     pub lines: (usize, Option<usize>),
 }
 
+impl OpView {
+    /// The history line (1-based) that shows what it returned: its completion's, else its
+    /// invocation's.
+    pub fn line(&self) -> usize {
+        self.lines.1.unwrap_or(self.lines.0)
+    }
+}
+
 /// Where the search got stuck.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counterexample {
@@ -423,8 +431,7 @@ impl<'a> Search<'a> {
                         let key = match (&next, effect) {
                             (Next::Same, _) => state_key,
                             (Next::To(_), Effect::Becomes(key)) => key,
-                            (Next::To(_), Effect::Appends(append)) => append.apply(state_key),
-                            (Next::To(v), Effect::Keeps) => fingerprint::state(v),
+                            (Next::To(v), _) => fingerprint::state(v),
                         };
                         (key, Some(next))
                     }),

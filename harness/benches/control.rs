@@ -13,12 +13,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use faults::commands;
 use faults::fault::Fault;
 use faults::partition::{Shape, grudge};
-use harness::cluster::local::{self, LocalSpec};
-use harness::cluster::nodes_file::NodesFile;
-use harness::cluster::ssh_group;
-use harness::db::{Binaries, Group};
-use harness::nemesis::{self, Hosts};
-use harness::remote::ssh::{HostKeyPolicy, SshNode};
+use harness::control::cluster::local::{self, LocalSpec};
+use harness::control::cluster::nodes_file::NodesFile;
+use harness::control::cluster::ssh_group;
+use harness::control::group::{Binaries, Group};
+use harness::control::nemesis::{self, Hosts};
+use harness::control::remote::ssh::{HostKeyPolicy, SshNode};
 use nodes::protocol::bugs::Bugs;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -56,7 +56,7 @@ async fn bring_up(spec: &LocalSpec) -> (NodesFile, Group<SshNode>, Hosts, Durati
 }
 
 fn halves(hosts: &Hosts) -> Fault {
-    let ns = hosts.of(harness::db::Process::NameServer).unwrap();
+    let ns = hosts.of(harness::control::group::Process::NameServer).unwrap();
     Fault::Partition {
         grudge: grudge(Shape::Halves, &hosts.replicas(), ns, None, &mut StdRng::seed_from_u64(0)).unwrap(),
     }

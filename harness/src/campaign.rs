@@ -22,7 +22,7 @@ use checkers::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
+use crate::control::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
 use crate::error::Error;
 use crate::exit;
 use nodes::protocol::bugs::Bug;
@@ -307,24 +307,24 @@ fn page(name: &str, rows: &[Row]) -> String {
          body{{font:14px system-ui,sans-serif;margin:1.5em}}td,th{{border:1px solid #ccc;padding:2px 8px}}table{{border-collapse:collapse}}\
          .valid{{background:#c8e6c9}}.INVALID{{background:#ffcdd2}}.unknown{{background:#ffe0b2}}.harness-failed{{background:#e0e0e0}}\
          </style></head><body><h1>campaign {name}</h1><p>{}</p><table><tr><th>outcome</th><th>test</th><th>seed</th><th>report</th></tr>",
-        crate::analyze::escape(summary(rows).lines().last().unwrap_or_default())
+        crate::report::markup::escape(summary(rows).lines().last().unwrap_or_default())
     );
     for row in rows {
         let link = match (&row.dir, &row.outcome) {
             (Some(dir), _) => format!(
                 "<a href=\"{}\">report</a>",
-                crate::analyze::escape(&format!(
+                crate::report::markup::escape(&format!(
                     "file://{}/report.html",
                     dir.canonicalize().unwrap_or(dir.clone()).display()
                 ))
             ),
-            (None, Outcome::HarnessFailed(why)) => crate::analyze::escape(why),
+            (None, Outcome::HarnessFailed(why)) => crate::report::markup::escape(why),
             _ => String::new(),
         };
         let _ = write!(
             html,
             "<tr class=\"{w}\"><td>{w}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
-            crate::analyze::escape(&row.name),
+            crate::report::markup::escape(&row.name),
             row.seed,
             w = row.word()
         );

@@ -1,19 +1,22 @@
-//! The splitbrain controller: reaching nodes ([`remote`]), the local cluster of test hosts
-//! ([`cluster`]), the group's lifecycle on nodes ([`db`]), applying faults ([`nemesis`]), and the
-//! local fail-over demonstration ([`demo`]).
+//! The splitbrain controller. One test's data flow, in order:
+//!
+//! 1. [`plan`]: flags and a test file become one validated plan, with its seeded generators;
+//! 2. [`run`]: prepare the nodes, run the workload (clients, observer, nemesis), the final
+//!    phase, and tear down, recording the history;
+//! 3. [`analyze`]: the checkers judge the history;
+//! 4. [`report`]: `results.json`, `junit.xml` and `report.html`, in the run's folder of the
+//!    [`store`].
+//!
+//! Around it: [`control`] (how nodes are reached and driven), [`campaign`] (a matrix of tests),
+//! [`serve`] (the store over HTTP), [`demo`], and the vocabularies [`error`] and [`exit`].
 
 pub mod analyze;
 pub mod campaign;
-pub mod cluster;
-pub mod db;
+pub mod control;
 pub mod demo;
 pub mod error;
 pub mod exit;
-pub mod generator;
-pub mod junit;
-pub mod nemesis;
 pub mod plan;
-pub mod remote;
 pub mod report;
 pub mod run;
 pub mod serve;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use harness::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
+use harness::control::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
 use harness::demo::{self, DemoPlan};
 use harness::error::Error;
 use harness::plan::{Plan, ReplicaSettings, TestSpec};
@@ -339,7 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze { dir, checkers } => {
             let chosen =
                 if checkers.is_empty() { checkers::results::all() } else { checkers.into_iter().collect() };
-            let results = harness::analyze::analyze_dir(&dir, &chosen)?;
+            let results = harness::report::reanalyze(&dir, &chosen)?;
             println!("{}", harness::analyze::summary(&results));
             Ok(ExitCode::from(exit::of(results.valid)))
         }
@@ -565,13 +565,13 @@ fn hosts_nodes_file(args: &TestArgs) -> Result<PathBuf, String> {
     if args.node.len() < 2 {
         return Err("--node: give the name server's host first, then at least one replica host".into());
     }
-    let entry = |(i, host): (usize, &String)| harness::cluster::nodes_file::NodeEntry {
+    let entry = |(i, host): (usize, &String)| harness::control::cluster::nodes_file::NodeEntry {
         name: if i == 0 { "ns".into() } else { format!("n{i}") },
         address: host.clone(),
         port: 22,
     };
     let mut entries = args.node.iter().enumerate().map(entry);
-    let file = harness::cluster::nodes_file::NodesFile {
+    let file = harness::control::cluster::nodes_file::NodesFile {
         user: args.username.clone(),
         private_key: args.ssh_private_key.clone(),
         known_hosts: None,

@@ -12,8 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use checkers::verdict::Verdict;
 
-use crate::analyze::escape;
 use crate::error::Error;
+use crate::report::markup::escape;
 
 /// Serves `store` on `listener` until the process ends.
 pub async fn serve(store: PathBuf, listener: TcpListener) -> Result<(), Error> {

@@ -29,12 +29,12 @@ use nodes::sim::{NodeId, Sim, SimConfig, SimEvent};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::db::group_file;
+use crate::control::group::group_file;
 use crate::error::Error;
-use crate::generator::{self, ClientGen, REGISTER_KEYS, SET_KEY, Step};
+use crate::plan::generator::{self, ClientGen, REGISTER_KEYS, SET_KEY, Step};
 use crate::plan::{NemesisKind, NodesSource, Plan, RECOVERY_SETTLE, Workload};
 use crate::run::{RunOutcome, describe, value_json};
-use crate::{analyze, store};
+use crate::{report, store};
 
 /// The name-server host's name in a simulated run, as in a local cluster.
 const NAMESERVER: &str = "ns";
@@ -96,7 +96,7 @@ pub fn run_stored(plan: &Plan) -> Result<RunOutcome, Error> {
         writer.append(op).map_err(|e| Error::file(&path, e))?;
     }
     writer.flush().map_err(|e| Error::file(&path, e))?;
-    let results = analyze::analyze_dir(&dir, &plan.checkers)?;
+    let results = report::reanalyze(&dir, &plan.checkers)?;
     Ok(RunOutcome { dir, results })
 }
 

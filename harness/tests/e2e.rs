@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
-use harness::cluster::local::{self, LocalSpec};
+use harness::control::cluster::local::{self, LocalSpec};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 

@@ -65,7 +65,7 @@ fn fixture(split_brain: bool) -> tempfile::TempDir {
 fn stored(split_brain: bool) -> (u8, String, String) {
     let root = fixture(split_brain);
     let run = root.path().join("fixture").join("run");
-    let results = harness::analyze::analyze_dir(&run, &checkers::results::all()).unwrap();
+    let results = harness::report::reanalyze(&run, &checkers::results::all()).unwrap();
     let json = std::fs::read_to_string(run.join("results.json")).unwrap();
     let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
     (harness::exit::of(results.valid), json, junit)
@@ -109,7 +109,7 @@ fn structure(html: &str) -> String {
 fn the_report_is_self_contained_and_shows_lanes_faults_and_the_split_brain() {
     let root = fixture(true);
     let run = root.path().join("fixture").join("run");
-    harness::analyze::analyze_dir(&run, &checkers::results::all()).unwrap();
+    harness::report::reanalyze(&run, &checkers::results::all()).unwrap();
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(
         !html.contains("<script") && !html.contains("<link") && !html.contains("src="),
@@ -123,7 +123,7 @@ fn the_report_is_self_contained_and_shows_lanes_faults_and_the_split_brain() {
 fn headless_chromium_renders_the_report_with_its_timeline_and_no_errors() {
     let root = fixture(true);
     let run = root.path().join("fixture").join("run");
-    harness::analyze::analyze_dir(&run, &checkers::results::all()).unwrap();
+    harness::report::reanalyze(&run, &checkers::results::all()).unwrap();
     let profile = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
@@ -146,7 +146,7 @@ fn only_the_chosen_checkers_run_and_the_verdict_is_theirs() {
     let root = fixture(true);
     let run = root.path().join("fixture").join("run");
     let chosen = [checkers::results::Checker::Stats, checkers::results::Checker::Linearizable].into();
-    let results = harness::analyze::analyze_dir(&run, &chosen).unwrap();
+    let results = harness::report::reanalyze(&run, &chosen).unwrap();
     let ran: Vec<String> = results.checkers.each().iter().map(|(c, _)| c.to_string()).collect();
     assert_eq!(ran, ["linearizable", "stats"]);
     assert_eq!(results.valid, checkers::verdict::Verdict::Valid, "the split brain is mastership's to find");

@@ -1,5 +1,5 @@
-//! Runs the checkers over a history and writes `results.json`; `splitbrain analyze RUN_DIR`
-//! gives the verdict of a stored run again.
+//! Analysis: the checkers run over a run's history, and the console's summary of their results.
+//! Writing the results down is [`crate::report`]'s job.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -10,29 +10,16 @@ use checkers::results::{self, Checked, Checker, Results};
 
 use crate::error::Error;
 
-/// Reads `dir/history.jsonl`, runs the `chosen` checkers over it (those that fit its
-/// workload, see [`results::check`]), writes `dir/results.json`, `dir/junit.xml` and
-/// `dir/report.html`, and returns the results. The test's name is the run directory's parent's
-/// name.
-pub fn analyze_dir(dir: &Path, chosen: &BTreeSet<Checker>) -> Result<Results, Error> {
+/// Reads `dir/history.jsonl`, as a run or an earlier crash left it.
+pub fn load(dir: &Path) -> Result<Vec<history::Op>, Error> {
     let path = dir.join("history.jsonl");
-    let loaded = history::read(&path).map_err(|e| Error::file(&path, e))?;
-    let results = results::check(&loaded.ops, chosen);
-    let out = dir.join("results.json");
-    let text = serde_json::to_string_pretty(&results).expect("results serialize");
-    std::fs::write(&out, text).map_err(|e| Error::file(&out, e))?;
-    let name = dir
-        .canonicalize()
-        .ok()
-        .and_then(|d| d.parent()?.file_name()?.to_str().map(String::from))
-        .unwrap_or_default();
-    let junit_path = dir.join("junit.xml");
-    std::fs::write(&junit_path, crate::junit::junit(&name, &results))
-        .map_err(|e| Error::file(&junit_path, e))?;
-    let report_path = dir.join("report.html");
-    let page = crate::report::report(&name, &results, &loaded.ops, dir);
-    std::fs::write(&report_path, page).map_err(|e| Error::file(&report_path, e))?;
-    Ok(results)
+    history::read(&path).map(|loaded| loaded.ops).map_err(|e| Error::file(&path, e))
+}
+
+/// Runs the `chosen` checkers over `ops`, those of them that fit its workload (see
+/// [`results::check`]).
+pub fn analyze(ops: &[history::Op], chosen: &BTreeSet<Checker>) -> Results {
+    results::check(ops, chosen)
 }
 
 /// The console's closing lines: each checker's verdict and key figures.
@@ -93,13 +80,4 @@ pub fn summary(results: &Results) -> String {
     }
     let _ = write!(out, "overall: {}", results.valid);
     out
-}
-
-/// `text` with the five XML and HTML special characters escaped.
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }

@@ -20,8 +20,8 @@ use nodes::runtime::config::{GroupConfig, GroupFile, MemberFile, NameServerFile}
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
+use crate::control::remote::{Cmd, Output, Remote};
 use crate::error::Error;
-use crate::remote::{Cmd, Output, Remote};
 
 /// Where the group's files live on every node.
 pub const NODE_DIR: &str = "/var/lib/splitbrain-node";

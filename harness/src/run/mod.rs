@@ -23,16 +23,16 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use crate::analyze;
-use crate::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
-use crate::cluster::nodes_file::NodesFile;
-use crate::cluster::ssh_group;
-use crate::db::{Binaries, Group, Process as DbProcess};
+use crate::control::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
+use crate::control::cluster::nodes_file::NodesFile;
+use crate::control::cluster::ssh_group;
+use crate::control::group::{Binaries, Group, Process as DbProcess};
+use crate::control::nemesis::{self, Hosts};
+use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::error::Error;
-use crate::generator::{self, ClientGen, REGISTER_KEYS, SET_KEY, Step};
-use crate::nemesis::{self, Hosts};
+use crate::plan::generator::{self, ClientGen, REGISTER_KEYS, SET_KEY, Step};
 use crate::plan::{NemesisKind, NodesSource, Plan, RECOVERY_SETTLE, Workload};
-use crate::remote::ssh::{HostKeyPolicy, SshNode};
+use crate::report;
 use crate::store;
 
 /// What a finished run left.
@@ -126,7 +126,7 @@ pub async fn run(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Result<
         local::down(&spec.state_dir, &spec.prefix)?;
     }
     outcome?;
-    let results = analyze::analyze_dir(&dir, &plan.checkers)?;
+    let results = report::reanalyze(&dir, &plan.checkers)?;
     Ok(RunOutcome { dir, results })
 }
 

@@ -11,7 +11,7 @@ use checkers::mastership::Round;
 use checkers::results::Results;
 use checkers::verdict::Verdict;
 
-use crate::analyze::escape;
+use crate::report::markup::escape;
 
 const WIDTH: f64 = 1000.0;
 const LANE: f64 = 26.0;

@@ -18,6 +18,8 @@
 //! replica: { ack: async, election: integral, recovery: backup }
 //! ```
 
+pub mod generator;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -10,9 +10,9 @@ use faults::commands;
 use faults::fault::Fault;
 use futures::future::try_join_all;
 
-use crate::db::{FAKETIME_FILE, Group, Process};
+use crate::control::group::{FAKETIME_FILE, Group, Process};
+use crate::control::remote::Remote;
 use crate::error::Error;
-use crate::remote::Remote;
 
 /// Names and addresses of the group's hosts, as the fault model sees them.
 #[derive(Clone, Debug)]

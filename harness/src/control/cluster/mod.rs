@@ -10,10 +10,10 @@ use nodes::protocol::ReplicaId;
 use nodes::protocol::bugs::Bugs;
 use nodes::runtime::config::GroupFile;
 
-use crate::db::{Group, Process};
+use crate::control::group::{Group, Process};
+use crate::control::nemesis::Hosts;
+use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::error::Error;
-use crate::nemesis::Hosts;
-use crate::remote::ssh::{HostKeyPolicy, SshNode};
 use nodes_file::{NodeEntry, NodesFile};
 
 /// The group deployed on the hosts of `file` over SSH, and their names for the nemesis.

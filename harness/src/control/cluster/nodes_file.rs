@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::control::remote::ssh::{Auth, HostKeyPolicy, SshTarget};
 use crate::error::Error;
-use crate::remote::ssh::{Auth, HostKeyPolicy, SshTarget};
 
 /// One host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use checkers::results::Results;
 use checkers::verdict::Verdict;
 
-use crate::analyze::escape;
+use crate::report::markup::escape;
 
 /// The JUnit XML of `results` for the test named `name`.
 pub fn junit(name: &str, results: &Results) -> String {

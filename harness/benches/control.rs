@@ -16,9 +16,12 @@ use faults::partition::{Shape, grudge};
 use harness::control::cluster::local::{self, LocalSpec};
 use harness::control::cluster::nodes_file::NodesFile;
 use harness::control::cluster::ssh_group;
-use harness::control::group::{Binaries, Group};
-use harness::control::nemesis::{self, Hosts};
+use harness::control::group::Binaries;
+use harness::control::hosts::Hosts;
+use harness::control::nemesis;
 use harness::control::remote::ssh::{HostKeyPolicy, SshNode};
+use harness::control::system::System;
+use harness::control::system::seeds_group::SeedsGroup;
 use nodes::protocol::bugs::Bugs;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -42,17 +45,15 @@ fn binaries() -> Binaries {
 }
 
 /// Up, install, start, and wait for one master; returns the deployment and the time it took.
-async fn bring_up(spec: &LocalSpec) -> (NodesFile, Group<SshNode>, Hosts, Duration) {
+async fn bring_up(spec: &LocalSpec) -> (NodesFile, SeedsGroup<SshNode>, Duration) {
     let start = Instant::now();
     let file = local::up(spec, &AtomicBool::new(false)).expect("cluster up");
-    let (group, hosts) = ssh_group(&file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), false).unwrap();
-    group.teardown().await.unwrap();
-    group.install(&binaries()).await.unwrap();
+    let group = ssh_group(&file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), false, binaries()).unwrap();
+    group.setup().await.unwrap();
     group.start_all().await.unwrap();
-    group.wait_ready(Duration::from_secs(10)).await.unwrap();
-    group.wait_for_single_master(&[0, 1, 2, 3, 4], Duration::from_secs(10)).await.expect("one master");
+    group.wait_for_single_master(&group.all(), Duration::from_secs(10)).await.expect("one master");
     let took = start.elapsed();
-    (file, group, hosts, took)
+    (file, group, took)
 }
 
 fn halves(hosts: &Hosts) -> Fault {
@@ -97,7 +98,7 @@ fn control(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let (_, _, _, took) = rt.block_on(bring_up(&spec));
+                let (_, _, took) = rt.block_on(bring_up(&spec));
                 total += took;
                 local::down(&spec.state_dir, PREFIX).unwrap();
             }
@@ -106,7 +107,8 @@ fn control(c: &mut Criterion) {
     });
     group.finish();
 
-    let (file, deployment, hosts, took) = rt.block_on(bring_up(&spec));
+    let (file, deployment, took) = rt.block_on(bring_up(&spec));
+    let hosts = deployment.hosts().clone();
     eprintln!("cluster up + install + start until one master: {took:?}");
     let cut = halves(&hosts);
     let mut apply = Vec::new();
@@ -116,10 +118,10 @@ fn control(c: &mut Criterion) {
     rt.block_on(async {
         for _ in 0..ROUNDS {
             let t = Instant::now();
-            nemesis::apply(&deployment, &hosts, &cut).await.unwrap();
+            nemesis::apply(&deployment, &cut).await.unwrap();
             apply.push(t.elapsed());
             let t = Instant::now();
-            nemesis::apply(&deployment, &hosts, &Fault::Heal).await.unwrap();
+            nemesis::apply(&deployment, &Fault::Heal).await.unwrap();
             heal.push(t.elapsed());
         }
         for _ in 0..ROUNDS {
@@ -144,8 +146,8 @@ fn control(c: &mut Criterion) {
     let mut group = c.benchmark_group("partition on 6 nodes");
     group.bench_function("apply + heal, persistent connections", |b| {
         b.to_async(&rt).iter(|| async {
-            nemesis::apply(&deployment, &hosts, &cut).await.unwrap();
-            nemesis::apply(&deployment, &hosts, &Fault::Heal).await.unwrap();
+            nemesis::apply(&deployment, &cut).await.unwrap();
+            nemesis::apply(&deployment, &Fault::Heal).await.unwrap();
         })
     });
     group.sample_size(10);

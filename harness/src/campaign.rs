@@ -22,7 +22,7 @@ use checkers::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::control::cluster::local::{self, DEFAULT_PREFIX, DEFAULT_STATE_DIR, LocalSpec};
+use crate::control::cluster::local::{self, LocalSpec};
 use crate::error::Error;
 use crate::exit;
 use nodes::protocol::bugs::Bug;
@@ -220,16 +220,11 @@ pub async fn run(
         if let NodesSource::Local(n) = plan.nodes
             && made.as_ref().is_none_or(|m| m.nodes != n)
         {
-            let spec = LocalSpec {
-                nodes: n,
-                state_dir: PathBuf::from(DEFAULT_STATE_DIR),
-                subnet: [10, 213, 77],
-                prefix: DEFAULT_PREFIX.into(),
-            };
+            let spec = LocalSpec::default_of(n);
             local::up(&spec, &AtomicBool::new(false))?;
             made = Some(spec);
         }
-        let row = match run::run(plan, bin_dir, interrupt.clone()).await {
+        let row = match run::on_hosts(plan, bin_dir, interrupt.clone()).await {
             Ok(outcome) => Row {
                 name: plan.name.clone(),
                 seed: plan.seed,

@@ -20,5 +20,4 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod serve;
-pub mod simulate;
 pub mod store;

@@ -298,7 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = runtime.block_on(demo::run(&plan))?;
             Ok(report_demo(&outcome))
         }
-        Command::Test(args) => runtime.block_on(test(*args)),
+        Command::Test(args) => test(*args, &runtime),
         Command::Check { files, model, format, json, time_limit, memory_mb } => {
             let budget = checkers::linearizable::Budget {
                 time: std::time::Duration::from_secs(time_limit),
@@ -401,7 +401,7 @@ async fn cluster(action: ClusterAction, state_dir: PathBuf, prefix: String) -> R
     }
 }
 
-async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
+fn test(args: TestArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let bad = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
         Ok(ExitCode::from(exit::BAD_INPUT))
@@ -457,7 +457,7 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     };
     println!("seed: {}", plan.seed);
     if args.sim {
-        let outcome = match harness::simulate::run_stored(&plan) {
+        let outcome = match harness::run::simulated(&plan) {
             Err(e @ harness::error::Error::Simulation(_)) => return bad(&e),
             outcome => outcome?,
         };
@@ -470,16 +470,19 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         None => beside_this_binary()?,
     };
     let interrupt = Arc::new(tokio::sync::Notify::new());
-    let signal = tokio::spawn({
-        let interrupt = interrupt.clone();
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupt.notify_one();
+    let outcome = runtime.block_on(async {
+        let signal = tokio::spawn({
+            let interrupt = interrupt.clone();
+            async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    interrupt.notify_one();
+                }
             }
-        }
+        });
+        let outcome = harness::run::on_hosts(&plan, &bin_dir, interrupt).await;
+        signal.abort();
+        outcome
     });
-    let outcome = harness::run::run(&plan, &bin_dir, interrupt).await;
-    signal.abort();
     let outcome = outcome?;
     println!("{}", harness::analyze::summary(&outcome.results));
     println!("seed: {}; results: {}", plan.seed, outcome.dir.display());

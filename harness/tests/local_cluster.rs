@@ -15,9 +15,11 @@ use harness::control::cluster::local::{self, LocalSpec};
 use harness::control::cluster::nodes_file::NodesFile;
 use harness::control::cluster::ssh_group;
 use harness::control::group::{Binaries, Group, Process};
-use harness::control::nemesis::{self, Hosts};
+use harness::control::nemesis;
 use harness::control::remote::ssh::{HostKeyPolicy, SshNode};
 use harness::control::remote::{Cmd, Remote};
+use harness::control::system::System;
+use harness::control::system::seeds_group::SeedsGroup;
 use harness::error::Error;
 use nodes::protocol::bugs::Bugs;
 use rand::SeedableRng;
@@ -79,13 +81,15 @@ fn assert_nothing_left(spec: &LocalSpec) {
     assert!(!String::from_utf8_lossy(&ps.stdout).contains(marker), "a host process survived");
 }
 
-async fn deployed(cluster: &Cluster) -> (Group<SshNode>, Hosts) {
+async fn deployed(cluster: &Cluster) -> SeedsGroup<SshNode> {
     deployed_with(cluster, false).await
 }
 
-async fn deployed_with(cluster: &Cluster, clock_faults: bool) -> (Group<SshNode>, Hosts) {
-    let (group, hosts) =
-        ssh_group(&cluster.file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), clock_faults).unwrap();
+async fn deployed_with(cluster: &Cluster, clock_faults: bool) -> SeedsGroup<SshNode> {
+    let seeds =
+        ssh_group(&cluster.file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), clock_faults, binaries())
+            .unwrap();
+    let group = seeds.group();
     group.teardown().await.unwrap();
     let first = group.install(&binaries()).await.unwrap();
     assert_eq!(first.skipped, 0, "a fresh cluster has none of the files");
@@ -95,9 +99,8 @@ async fn deployed_with(cluster: &Cluster, clock_faults: bool) -> (Group<SshNode>
         (0, first.uploaded),
         "identical files are not uploaded again"
     );
-    group.start_all().await.unwrap();
-    group.wait_ready(Duration::from_secs(10)).await.unwrap();
-    (group, hosts)
+    seeds.start_all().await.unwrap();
+    seeds
 }
 
 async fn pids(group: &Group<SshNode>) -> Vec<Option<u32>> {
@@ -170,24 +173,25 @@ async fn a_host_key_mismatch_or_an_unknown_host_is_refused_clearly() {
 #[tokio::test]
 async fn a_partition_cuts_replica_traffic_and_heal_restores_it() {
     let cluster = Cluster::up(5);
-    let (group, hosts) = deployed(&cluster).await;
+    let seeds = deployed(&cluster).await;
+    let (group, hosts) = (seeds.group(), seeds.hosts());
     let all = [0, 1, 2, 3, 4];
-    let old = group.wait_for_single_master(&all, Duration::from_secs(10)).await.expect("a first master");
+    let old = seeds.wait_for_single_master(&all, Duration::from_secs(10)).await.expect("a first master");
     let old_host = hosts.of(Process::Replica(old)).unwrap().clone();
     let ns_host = hosts.of(Process::NameServer).unwrap();
     let mut rng = StdRng::seed_from_u64(1);
     let cut = grudge(Shape::IsolateMaster, &hosts.replicas(), ns_host, Some(&old_host), &mut rng).unwrap();
-    nemesis::apply(&group, &hosts, &Fault::Partition { grudge: cut }).await.unwrap();
+    nemesis::apply(&seeds, &Fault::Partition { grudge: cut }).await.unwrap();
     let rules =
         group.run_on(Process::Replica(old), "iptables -S SPLITBRAIN".into()).await.unwrap().stdout_text();
     assert_eq!(rules.matches("-j DROP").count(), 5, "{rules}");
 
     let majority: Vec<_> = all.iter().copied().filter(|&i| i != old).collect();
-    let new = group.wait_for_single_master(&majority, Duration::from_secs(10)).await;
+    let new = seeds.wait_for_single_master(&majority, Duration::from_secs(10)).await;
     assert!(new.is_some_and(|m| m != old), "the majority side elected a new master: {new:?}");
 
-    nemesis::apply(&group, &hosts, &Fault::Heal).await.unwrap();
-    let healed = group.wait_for_single_master(&all, Duration::from_secs(10)).await;
+    nemesis::apply(&seeds, &Fault::Heal).await.unwrap();
+    let healed = seeds.wait_for_single_master(&all, Duration::from_secs(10)).await;
     assert!(healed.is_some(), "one master after heal");
     group.teardown().await.unwrap();
     let chain = group.node(Process::Replica(old)).exec(&Cmd::shell("iptables -S SPLITBRAIN")).await.unwrap();
@@ -197,13 +201,14 @@ async fn a_partition_cuts_replica_traffic_and_heal_restores_it() {
 #[tokio::test]
 async fn kill_restart_pause_and_resume_act_on_the_right_process_only() {
     let cluster = Cluster::up(3);
-    let (group, hosts) = deployed(&cluster).await;
-    let before = pids(&group).await;
+    let seeds = deployed(&cluster).await;
+    let (group, hosts) = (seeds.group(), seeds.hosts());
+    let before = pids(group).await;
     assert!(before.iter().all(Option::is_some), "{before:?}");
     let n2 = hosts.of(Process::Replica(1)).unwrap().clone();
 
-    nemesis::apply(&group, &hosts, &Fault::Kill { hosts: vec![n2.clone()] }).await.unwrap();
-    let after_kill = pids(&group).await;
+    nemesis::apply(&seeds, &Fault::Kill { hosts: vec![n2.clone()] }).await.unwrap();
+    let after_kill = pids(group).await;
     assert_eq!(after_kill[2], None, "replica 1 is gone");
     assert_eq!(
         [after_kill[0], after_kill[1], after_kill[3]],
@@ -211,20 +216,20 @@ async fn kill_restart_pause_and_resume_act_on_the_right_process_only() {
         "the others are untouched"
     );
 
-    nemesis::apply(&group, &hosts, &Fault::Start { hosts: vec![n2.clone()] }).await.unwrap();
-    let restarted = pids(&group).await;
+    nemesis::apply(&seeds, &Fault::Start { hosts: vec![n2.clone()] }).await.unwrap();
+    let restarted = pids(group).await;
     assert!(restarted[2].is_some() && restarted[2] != before[2], "a new process: {restarted:?}");
 
     let state = async |p: Process| {
         let script = format!("grep State /proc/$(cat {})/status", p.pidfile());
         group.run_on(p, script).await.unwrap().stdout_text()
     };
-    nemesis::apply(&group, &hosts, &Fault::Pause { hosts: vec![n2.clone()] }).await.unwrap();
+    nemesis::apply(&seeds, &Fault::Pause { hosts: vec![n2.clone()] }).await.unwrap();
     assert!(state(Process::Replica(1)).await.contains("stopped"), "paused");
     assert!(!state(Process::Replica(0)).await.contains("stopped"), "others run");
-    nemesis::apply(&group, &hosts, &Fault::Resume { hosts: vec![n2] }).await.unwrap();
+    nemesis::apply(&seeds, &Fault::Resume { hosts: vec![n2] }).await.unwrap();
     assert!(!state(Process::Replica(1)).await.contains("stopped"), "resumed");
-    assert_eq!(pids(&group).await[0], before[0], "the name server never moved");
+    assert_eq!(pids(group).await[0], before[0], "the name server never moved");
 }
 
 #[test]
@@ -250,7 +255,8 @@ fn sigint_during_cluster_up_leaves_nothing_behind() {
 #[tokio::test]
 async fn a_clock_rate_fault_speeds_up_one_replica_clock_and_reset_restores_it() {
     let cluster = Cluster::up(2);
-    let (group, hosts) = deployed_with(&cluster, true).await;
+    let seeds = deployed_with(&cluster, true).await;
+    let (group, hosts) = (seeds.group(), seeds.hosts());
     let n1 = hosts.of(Process::Replica(0)).unwrap().clone();
     // A skewed process's own time-outs jump with its clock, so it may drop a status query at the
     // moment of a rate change; ask again, as the observer's next round would.
@@ -270,7 +276,7 @@ async fn a_clock_rate_fault_speeds_up_one_replica_clock_and_reset_restores_it() 
         }
     };
     // Rates are read from libfaketime's timestamp file at most once a second.
-    nemesis::apply(&group, &hosts, &Fault::ClockRate { hosts: vec![n1.clone()], rate: 4.0 }).await.unwrap();
+    nemesis::apply(&seeds, &Fault::ClockRate { hosts: vec![n1.clone()], rate: 4.0 }).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (fast0, steady0) = (uptime(0).await, uptime(1).await);
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -280,7 +286,7 @@ async fn a_clock_rate_fault_speeds_up_one_replica_clock_and_reset_restores_it() 
 
     // Back at x1 the clock jumps back by the skew it gained (libfaketime computes fake time from
     // the process start), a second or two after the file changed; measure after that.
-    nemesis::apply(&group, &hosts, &Fault::ResetClock { hosts: vec![n1] }).await.unwrap();
+    nemesis::apply(&seeds, &Fault::ResetClock { hosts: vec![n1] }).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = uptime(0).await;
     tokio::time::sleep(Duration::from_secs(2)).await;

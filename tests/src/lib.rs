@@ -1,5 +1,5 @@
 //! Scenario tests over the simulator (`tests/`) and the opt-in sweeps behind them
-//! (`examples/`): a test plan run in [`harness::simulate`] and judged by the same analysis as a
+//! (`examples/`): a test plan run in [`harness::run::simulate`] and judged by the same analysis as a
 //! real run. This library holds what they share.
 
 use std::collections::BTreeMap;
@@ -29,9 +29,9 @@ pub fn plan(seed: u64, ack: AckMode, time_limit_s: u64, interval_s: u64) -> Plan
 
 /// Runs `plan` in the simulator and analyses its history as `splitbrain analyze` does.
 pub fn simulate(plan: &Plan) -> (Vec<Op>, Results) {
-    let run = harness::simulate::run(plan).expect("the simulator runs the plan");
-    let results = results::check(&run.history, &results::all());
-    (run.history, results)
+    let history = harness::run::simulate(plan).expect("the simulator runs the plan");
+    let results = results::check(&history, &results::all());
+    (history, results)
 }
 
 /// Each checker whose verdict is not valid, as `name: verdict: summary`.

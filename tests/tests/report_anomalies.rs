@@ -18,10 +18,10 @@ fn timeline(ack: AckMode, workload: Workload, seed: u64) -> (results::Results, S
         ..TestSpec::default()
     };
     let plan = Plan::from_spec(spec, 0, None).expect("a valid plan");
-    let run = harness::simulate::run(&plan).expect("the simulator runs the plan");
-    let results = results::check(&run.history, &results::all());
+    let history = harness::run::simulate(&plan).expect("the simulator runs the plan");
+    let results = results::check(&history, &results::all());
     let no_logs = std::path::Path::new("no-such-run");
-    let page = harness::report::html::report("anomalies", &results, &run.history, no_logs);
+    let page = harness::report::html::report("anomalies", &results, &history, no_logs);
     let svg = page.split("<svg id=\"mastership\"").nth(1).and_then(|s| s.split("</svg>").next());
     (results, svg.expect("a mastership timeline").to_string())
 }

@@ -300,45 +300,6 @@ impl<R: Remote> Group<R> {
         observe_single_master(&self.config, running, STATUS_TIMEOUT).await
     }
 
-    /// Polls until exactly one master persists among `running`, or `limit` elapsed.
-    pub async fn wait_for_single_master(&self, running: &[ReplicaId], limit: Duration) -> Option<ReplicaId> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(m) = self.single_master(running.iter().copied()).await {
-                return Some(m);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        None
-    }
-
-    /// `Some(m)` once `m` has been the single master without a break for `settle`, within `limit`
-    /// (a momentary agreement right after a heal, before every node has caught up, is not a
-    /// recovery).
-    pub async fn wait_for_settled_master(
-        &self,
-        running: &[ReplicaId],
-        limit: Duration,
-        settle: Duration,
-    ) -> Option<ReplicaId> {
-        let deadline = Instant::now() + limit;
-        let mut held: Option<(ReplicaId, Instant)> = None;
-        while Instant::now() < deadline {
-            held = match (self.single_master(running.iter().copied()).await, held) {
-                (Some(m), Some((h, since))) if m == h => {
-                    if since.elapsed() >= settle {
-                        return Some(m);
-                    }
-                    Some((h, since))
-                }
-                (Some(m), _) => Some((m, Instant::now())),
-                (None, _) => None,
-            };
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        None
-    }
-
     /// SIGTERM, then SIGKILL after 5 s.
     pub async fn stop(&self, process: Process) -> Result<(), Error> {
         let pidfile = process.pidfile();

@@ -374,7 +374,8 @@ impl Sim {
         self.replicas.iter().flatten()
     }
 
-    fn next_at(&self) -> Option<Time> {
+    /// When the next input (a delivery or a timer) is due, if any.
+    pub fn next_at(&self) -> Option<Time> {
         let timer = self
             .replicas
             .iter()

@@ -31,6 +31,8 @@ pub const DEFAULT_PREFIX: &str = "sb-";
 pub const NODE_DATA: &str = "/var/lib/splitbrain-node";
 /// The default state directory.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/splitbrain/local";
+/// The default /24 of the hosts, as its first three octets.
+pub const DEFAULT_SUBNET: [u8; 3] = [10, 213, 77];
 
 /// What `up` makes.
 #[derive(Clone, Debug)]
@@ -49,6 +51,17 @@ pub struct LocalSpec {
 }
 
 impl LocalSpec {
+    /// A cluster of `nodes` replica hosts with the default state directory, subnet and prefix:
+    /// the one `splitbrain test` and campaigns make.
+    pub fn default_of(nodes: u32) -> Self {
+        LocalSpec {
+            nodes,
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            subnet: DEFAULT_SUBNET,
+            prefix: DEFAULT_PREFIX.into(),
+        }
+    }
+
     /// The nodes file `up` writes.
     pub fn nodes_file_path(&self) -> PathBuf {
         self.state_dir.join("nodes.yaml")

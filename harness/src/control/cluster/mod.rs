@@ -10,20 +10,22 @@ use nodes::protocol::ReplicaId;
 use nodes::protocol::bugs::Bugs;
 use nodes::runtime::config::GroupFile;
 
-use crate::control::group::{Group, Process};
-use crate::control::nemesis::Hosts;
+use crate::control::group::{Binaries, Group, Process};
+use crate::control::hosts::Hosts;
 use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
+use crate::control::system::seeds_group::SeedsGroup;
 use crate::error::Error;
 use nodes_file::{NodeEntry, NodesFile};
 
-/// The group deployed on the hosts of `file` over SSH, and their names for the nemesis.
+/// The seeds' group on the hosts of `file` over SSH, to be installed from `binaries`.
 pub fn ssh_group(
     file: &NodesFile,
     policy: HostKeyPolicy,
     tune: impl FnOnce(&mut GroupFile),
     bugs: Bugs,
     clock_faults: bool,
-) -> Result<(Group<SshNode>, Hosts), Error> {
+    binaries: Binaries,
+) -> Result<SeedsGroup<SshNode>, Error> {
     let resolve = |node: &NodeEntry| -> Result<IpAddr, Error> {
         let target = file.target(node, policy);
         (target.address.as_str(), target.port)
@@ -47,5 +49,5 @@ pub fn ssh_group(
     }
     let nameserver = (SshNode::new(file.target(&file.nameserver, policy)), ns_ip);
     let group = Group::new(nameserver, replicas, tune, bugs, clock_faults)?;
-    Ok((group, Hosts { names }))
+    Ok(SeedsGroup::new(group, Hosts { names }, binaries))
 }

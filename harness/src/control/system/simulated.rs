@@ -1,0 +1,344 @@
+//! The seeds' group in the deterministic simulator ([`nodes::sim`]): the same replica and name
+//! server cores as on hosts, over a simulated network (1 ms links with up to 1 ms of seeded
+//! jitter). A run drives it through the same seam as a real group, on a tokio runtime whose
+//! clock is paused (see [`runtime`]): the simulation is brought up to tokio's virtual time
+//! before every look at it and every input, so one seed gives one run, event for event.
+//!
+//! What differs from hosts: a client keeps the master it last used for [`MASTER_TTL`], as the
+//! real one does, and looks the master up at the name server when it has none or its answer is
+//! older (a replica drawn at random when none is registered), but takes a redirect as a definite
+//! failure of that operation (the real client follows it within the same operation); a replica's
+//! self-termination is its only log line.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use checkers::mastership::{NodeView, Round};
+use faults::Host;
+use faults::partition::Grudge;
+use nodes::client::{Completed, MASTER_TTL, RequestError};
+use nodes::protocol::ReplicaId;
+use nodes::protocol::kv::Op;
+use nodes::protocol::message::{OpOutput, ReplyError};
+use nodes::runtime::config::GroupConfig;
+use nodes::sim::{NodeId, Sim, SimConfig, SimEvent};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::Instant;
+
+use crate::control::system::seeds_group::election_messages;
+use crate::control::system::{SelfTermination, System, SystemClient};
+use crate::error::Error;
+
+/// The name server's host in a simulated group, as in a local cluster.
+pub const NAMESERVER: &str = "ns";
+
+/// A tokio runtime for simulated runs: one thread, its clock paused, so that time jumps to the
+/// next timer whenever every task waits.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .map_err(|e| Error::Simulation(format!("cannot start the simulation's runtime: {e}")))
+}
+
+/// The seeds' group, simulated.
+pub struct SimulatedGroup {
+    world: Rc<RefCell<World>>,
+    replicas: Vec<Host>,
+    nameserver: Host,
+}
+
+/// The simulation and what the harness has read from it.
+struct World {
+    config: SimConfig,
+    group: String,
+    /// The simulation, from the moment the group starts; and tokio's time at its time zero.
+    sim: Option<(Sim, Instant)>,
+    /// Events read so far.
+    seen: usize,
+    /// Answers that arrived and no client took yet.
+    responses: BTreeMap<u64, Result<OpOutput, ReplyError>>,
+    terminations: Vec<SelfTermination>,
+    /// Draws the replica a client without a known master asks.
+    rng: ChaCha8Rng,
+}
+
+impl SimulatedGroup {
+    /// The group of `config` (its members, timers and election scheme), with deliberate `bugs`,
+    /// every random choice drawn from `seed`.
+    pub fn new(config: &GroupConfig, bugs: nodes::protocol::bugs::Bugs, seed: u64) -> Self {
+        let n = config.params.members;
+        let world = World {
+            config: SimConfig {
+                params: config.params.clone(),
+                ns: config.ns.clone(),
+                bugs,
+                seed,
+                latency: Duration::from_millis(1),
+                jitter: Duration::from_millis(1),
+            },
+            group: config.params.group.clone(),
+            sim: None,
+            seen: 0,
+            responses: BTreeMap::new(),
+            terminations: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed.rotate_left(29)),
+        };
+        SimulatedGroup {
+            world: Rc::new(RefCell::new(world)),
+            replicas: (1..=n).map(|i| format!("n{i}")).collect(),
+            nameserver: NAMESERVER.into(),
+        }
+    }
+
+    /// Brings the simulation up to tokio's time, then runs `f` on it (`None` before the start).
+    fn with<T>(&self, f: impl FnOnce(&mut Sim, &mut World) -> T) -> Option<T> {
+        let mut world = self.world.borrow_mut();
+        world.advance(&self.replicas);
+        let (mut sim, start) = world.sim.take()?;
+        let out = f(&mut sim, &mut world);
+        world.sim = Some((sim, start));
+        Some(out)
+    }
+
+    fn ids(&self, hosts: &[Host]) -> Vec<ReplicaId> {
+        hosts
+            .iter()
+            .filter_map(|h| self.replicas.iter().position(|r| r == h))
+            .map(|i| i as ReplicaId)
+            .collect()
+    }
+
+    fn node(&self, host: &str) -> Option<NodeId> {
+        if host == self.nameserver {
+            return Some(NodeId::NameServer);
+        }
+        self.replicas.iter().position(|h| h == host).map(|i| NodeId::Replica(i as ReplicaId))
+    }
+
+    fn each(&self, hosts: &[Host], act: impl Fn(&mut Sim, ReplicaId)) -> Result<(), Error> {
+        let ids = self.ids(hosts);
+        self.with(|sim, _| ids.into_iter().for_each(|id| act(sim, id)));
+        Ok(())
+    }
+}
+
+impl World {
+    /// Runs the simulation up to tokio's time and files what happened.
+    fn advance(&mut self, replicas: &[Host]) {
+        let Some((sim, start)) = self.sim.as_mut() else { return };
+        sim.run_until(Instant::now() - *start);
+        for event in &sim.events()[self.seen..] {
+            match event {
+                SimEvent::Responded { request, result, .. } => {
+                    self.responses.insert(*request, result.clone());
+                }
+                SimEvent::Terminated { id, reason, .. } => self.terminations.push(SelfTermination {
+                    replica: *id,
+                    host: replicas[*id as usize].clone(),
+                    line: format!("self-termination: {reason}"),
+                }),
+                SimEvent::RoleChanged { .. } => {}
+            }
+        }
+        self.seen = sim.events().len();
+    }
+}
+
+impl System for SimulatedGroup {
+    type Client = SimulatedClient;
+
+    fn replicas(&self) -> &[Host] {
+        &self.replicas
+    }
+
+    fn nameserver(&self) -> Option<&Host> {
+        Some(&self.nameserver)
+    }
+
+    fn unix_ms(&self) -> u64 {
+        0
+    }
+
+    async fn setup(&self) -> Result<String, Error> {
+        Ok("simulated: nothing to install".into())
+    }
+
+    async fn start_all(&self) -> Result<(), Error> {
+        let mut world = self.world.borrow_mut();
+        if world.sim.is_none() {
+            world.sim = Some((Sim::new(world.config.clone()), Instant::now()));
+        }
+        Ok(())
+    }
+
+    async fn start(&self, hosts: &[Host]) -> Result<(), Error> {
+        self.each(hosts, Sim::restart)
+    }
+
+    async fn kill(&self, hosts: &[Host]) -> Result<(), Error> {
+        self.each(hosts, Sim::crash)
+    }
+
+    async fn pause(&self, hosts: &[Host]) -> Result<(), Error> {
+        self.each(hosts, Sim::pause)
+    }
+
+    async fn resume(&self, hosts: &[Host]) -> Result<(), Error> {
+        self.each(hosts, Sim::resume)
+    }
+
+    async fn clock_rate(&self, hosts: &[Host], rate: f64) -> Result<(), Error> {
+        self.each(hosts, |sim, id| sim.set_clock_rate(id, rate))
+    }
+
+    async fn partition(&self, grudge: &Grudge) -> Result<(), Error> {
+        let cuts: Vec<(NodeId, NodeId)> = grudge
+            .0
+            .iter()
+            .flat_map(|(to, froms)| froms.iter().map(move |from| (from, to)))
+            .filter_map(|(from, to)| Some((self.node(from)?, self.node(to)?)))
+            .collect();
+        self.with(|sim, _| cuts.into_iter().for_each(|(from, to)| sim.cut_one_way(from, to)));
+        Ok(())
+    }
+
+    async fn heal(&self) -> Result<(), Error> {
+        self.with(|sim, _| sim.heal());
+        Ok(())
+    }
+
+    async fn observe(&self, _within: Duration) -> Round {
+        let names = &self.replicas;
+        self.with(|sim, world| {
+            let now = sim.now();
+            let nodes = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let id = i as ReplicaId;
+                    let view = sim.replica(id).filter(|_| !sim.is_paused(id)).map(|r| {
+                        let status = r.status(now);
+                        NodeView {
+                            id,
+                            role: format!("{:?}", status.role),
+                            master: status.master,
+                            applied: status.applied,
+                            election_messages: election_messages(&status.sent),
+                            started_unix_ms: 0,
+                            digest: Some(status.digest),
+                        }
+                    });
+                    (name.clone(), view)
+                })
+                .collect();
+            let registrations =
+                sim.nameserver().registrations(&world.group, now).iter().map(|r| r.id).collect();
+            Round { nodes, registrations: Some(registrations) }
+        })
+        .unwrap_or_else(|| Round {
+            nodes: names.iter().map(|n| (n.clone(), None)).collect(),
+            registrations: None,
+        })
+    }
+
+    async fn single_master(&self, among: &[ReplicaId]) -> Option<ReplicaId> {
+        self.with(|sim, _| sim.converged_master().filter(|m| among.contains(m))).flatten()
+    }
+
+    fn client(&self, timeout: Duration) -> SimulatedClient {
+        SimulatedClient { group: self.clone_handle(), timeout, master: None }
+    }
+
+    async fn collect(&self, _dir: Option<&Path>) -> Result<Vec<SelfTermination>, Error> {
+        self.with(|_, _| ());
+        Ok(std::mem::take(&mut self.world.borrow_mut().terminations))
+    }
+
+    async fn teardown(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl SimulatedGroup {
+    fn clone_handle(&self) -> SimulatedGroup {
+        SimulatedGroup {
+            world: self.world.clone(),
+            replicas: self.replicas.clone(),
+            nameserver: self.nameserver.clone(),
+        }
+    }
+}
+
+/// A client of a simulated group.
+pub struct SimulatedClient {
+    group: SimulatedGroup,
+    timeout: Duration,
+    /// The master this client believes in, and since when, as the real client caches it.
+    master: Option<(ReplicaId, Instant)>,
+}
+
+impl SimulatedClient {
+    /// Sends `op` to the master this client knows, the registered one, or a replica drawn at
+    /// random; returns the request's number and where it went.
+    fn send(&mut self, op: Op) -> Option<(u64, ReplicaId)> {
+        let now = Instant::now();
+        let fresh = self.master.filter(|&(_, since)| now < since + MASTER_TTL);
+        let n = self.group.replicas.len() as ReplicaId;
+        let (request, target) = self.group.with(|sim, world| {
+            let registered = || sim.nameserver().registrations(&world.group, sim.now()).first().map(|r| r.id);
+            let target =
+                fresh.map(|(m, _)| m).or_else(registered).unwrap_or_else(|| world.rng.random_range(0..n));
+            (sim.request(target, op), target)
+        })?;
+        // A master looked up again is trusted for another MASTER_TTL, as the real client does.
+        self.master = Some(fresh.unwrap_or((target, now)));
+        Some((request, target))
+    }
+}
+
+impl SystemClient for SimulatedClient {
+    async fn execute(&mut self, op: Op) -> Result<Completed, RequestError> {
+        let deadline = Instant::now() + self.timeout;
+        let Some((request, target)) = self.send(op) else {
+            return Err(RequestError::Failed { node: None, reason: "the group has not started".into() });
+        };
+        loop {
+            let (answer, next) = self
+                .group
+                .with(|sim, world| (world.responses.remove(&request), sim.next_at()))
+                .expect("the group has started");
+            let now = Instant::now();
+            match answer {
+                Some(Ok(output)) => return Ok(Completed { node: target, output }),
+                Some(Err(e)) => {
+                    if let ReplyError::NotMaster { master } = &e {
+                        self.master = master.filter(|&m| m != target).map(|m| (m, now));
+                    }
+                    let (node, reason) = (Some(target), e.to_string());
+                    return Err(if e.is_definite() {
+                        RequestError::Failed { node, reason }
+                    } else {
+                        RequestError::Unknown { node, reason }
+                    });
+                }
+                None if now >= deadline => {
+                    let reason = format!("no answer within {} ms", self.timeout.as_millis());
+                    return Err(RequestError::Unknown { node: Some(target), reason });
+                }
+                None => {
+                    let start = self.group.world.borrow().sim.as_ref().map(|(_, s)| *s).expect("started");
+                    let wake = next
+                        .map_or(deadline, |t| (start + t).min(deadline))
+                        .max(now + Duration::from_nanos(1));
+                    tokio::time::sleep_until(wake).await;
+                }
+            }
+        }
+    }
+}

@@ -15,12 +15,10 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use checkers::verdict::Verdict;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 
 use crate::control::cluster::local::{self, LocalSpec};
 use crate::error::Error;
@@ -29,6 +27,7 @@ use nodes::protocol::bugs::Bug;
 
 use crate::plan::{NodesSource, Plan, PlanError, ReplicaSettings, TestSpec, Workload};
 use crate::run;
+use crate::run::interrupt::Interrupt;
 use crate::store;
 
 /// The dimensions of the matrix; an empty or missing one keeps the base's value.
@@ -74,6 +73,8 @@ pub struct CampaignFile {
 
 /// The outcome word of a run in which the harness itself failed.
 const HARNESS_FAILED_WORD: &str = "harness-failed";
+/// The outcome word of the run Ctrl-C stopped.
+const INTERRUPTED_WORD: &str = "interrupted";
 
 /// How one run of a campaign ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +84,9 @@ pub enum Outcome {
     Verdict(Verdict),
     /// The harness itself failed; the reason.
     HarnessFailed(String),
+    /// Ctrl-C stopped the run: it healed, tore down and analysed what it had recorded, but its
+    /// verdict covers a shortened test.
+    Interrupted,
 }
 
 /// One row of the summary.
@@ -104,13 +108,14 @@ impl Row {
             Outcome::HarnessFailed(_) => 3,
             Outcome::Verdict(Verdict::Invalid) => 2,
             Outcome::Verdict(Verdict::Unknown) => 1,
-            Outcome::Verdict(Verdict::Valid) => 0,
+            Outcome::Verdict(Verdict::Valid) | Outcome::Interrupted => 0,
         }
     }
 
     fn word(&self) -> &'static str {
         match &self.outcome {
             Outcome::HarnessFailed(_) => HARNESS_FAILED_WORD,
+            Outcome::Interrupted => INTERRUPTED_WORD,
             Outcome::Verdict(v) => v.word(),
         }
     }
@@ -199,14 +204,34 @@ pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanE
     Ok((name, plans))
 }
 
-/// Runs the plans in order; returns the rows and the campaign's folder.
+/// What a campaign left.
+#[derive(Debug)]
+pub struct Finished {
+    /// A row per run that ran, in order (the last one [`Outcome::Interrupted`] after Ctrl-C).
+    pub rows: Vec<Row>,
+    /// The campaign's folder (`campaign.html`, `campaign.json`).
+    pub dir: PathBuf,
+    /// True when Ctrl-C stopped it.
+    pub interrupted: bool,
+}
+
+impl Finished {
+    /// 130 after Ctrl-C, else the exit code of the worst outcome.
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted { exit::INTERRUPTED } else { exit_code(&self.rows) }
+    }
+}
+
+/// Runs the plans in order, making the local cluster each needs (and removing it at the end).
+/// Ctrl-C stops the current run (it heals, tears down and analyses what it recorded) and the
+/// campaign after it; the summary and pages cover the runs that ran.
 pub async fn run(
     name: &str,
     plans: &[Plan],
     bin_dir: &Path,
     fail_fast: bool,
-    interrupt: Arc<Notify>,
-) -> Result<(Vec<Row>, PathBuf), Error> {
+    interrupt: &Interrupt,
+) -> Result<Finished, Error> {
     let root = plans.first().map_or_else(|| PathBuf::from("store"), |p| p.store.clone());
     let dir = store::create_run_dir(&root, name)?;
     let bar = indicatif::ProgressBar::new(plans.len() as u64);
@@ -215,46 +240,48 @@ pub async fn run(
     );
     let mut rows = Vec::new();
     let mut made: Option<LocalSpec> = None;
-    for plan in plans {
-        bar.set_message(plan.name.clone());
-        if let NodesSource::Local(n) = plan.nodes
-            && made.as_ref().is_none_or(|m| m.nodes != n)
-        {
-            let spec = LocalSpec::default_of(n);
-            local::up(&spec, &AtomicBool::new(false))?;
-            made = Some(spec);
+    let ran = async {
+        for plan in plans {
+            if interrupt.fired() {
+                break;
+            }
+            bar.set_message(plan.name.clone());
+            if let NodesSource::Local(n) = plan.nodes
+                && made.as_ref().is_none_or(|m| m.nodes != n)
+            {
+                let spec = LocalSpec::default_of(n);
+                made = Some(spec.clone());
+                local::up(&spec, &AtomicBool::new(false))?;
+            }
+            let outcome = run::on_hosts(plan, bin_dir, interrupt.notify()).await;
+            let (outcome, dir) = match outcome {
+                Ok(done) if interrupt.fired() => (Outcome::Interrupted, Some(done.dir)),
+                Ok(done) => (Outcome::Verdict(done.results.valid), Some(done.dir)),
+                Err(e) => (Outcome::HarnessFailed(e.to_string()), None),
+            };
+            let row = Row { name: plan.name.clone(), seed: plan.seed, outcome, dir };
+            let stop = fail_fast && row.rank() > 0;
+            rows.push(row);
+            bar.inc(1);
+            if stop {
+                break;
+            }
         }
-        let row = match run::on_hosts(plan, bin_dir, interrupt.clone()).await {
-            Ok(outcome) => Row {
-                name: plan.name.clone(),
-                seed: plan.seed,
-                outcome: Outcome::Verdict(outcome.results.valid),
-                dir: Some(outcome.dir),
-            },
-            Err(e) => Row {
-                name: plan.name.clone(),
-                seed: plan.seed,
-                outcome: Outcome::HarnessFailed(e.to_string()),
-                dir: None,
-            },
-        };
-        let stop = fail_fast && row.rank() > 0;
-        rows.push(row);
-        bar.inc(1);
-        if stop {
-            break;
-        }
+        Ok::<(), Error>(())
     }
+    .await;
     bar.finish_and_clear();
-    if let Some(spec) = made {
-        local::down(&spec.state_dir, &spec.prefix)?;
-    }
+    let removed = match made {
+        Some(spec) => local::down(&spec.state_dir, &spec.prefix),
+        None => Ok(()),
+    };
+    ran.and(removed)?;
     let html = dir.join("campaign.html");
     std::fs::write(&html, page(name, &rows)).map_err(|e| Error::file(&html, e))?;
     let json = dir.join("campaign.json");
     std::fs::write(&json, serde_json::to_string_pretty(&rows).expect("rows serialize"))
         .map_err(|e| Error::file(&json, e))?;
-    Ok((rows, dir))
+    Ok(Finished { rows, dir, interrupted: interrupt.fired() })
 }
 
 /// The console summary: a line per run, then the counts of each outcome.
@@ -269,7 +296,8 @@ pub fn summary(rows: &[Row]) -> String {
             row.seed,
             match &row.outcome {
                 Outcome::HarnessFailed(why) => why.clone(),
-                Outcome::Verdict(_) => row.dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+                Outcome::Verdict(_) | Outcome::Interrupted =>
+                    row.dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
             }
         );
     }
@@ -283,6 +311,9 @@ pub fn summary(rows: &[Row]) -> String {
         count(Verdict::Unknown.word()),
         count(HARNESS_FAILED_WORD)
     );
+    if count(INTERRUPTED_WORD) > 0 {
+        let _ = write!(out, "; interrupted by Ctrl-C");
+    }
     out
 }
 

@@ -47,6 +47,25 @@ pub struct DemoOutcome {
 
 const CONVERGE: Duration = Duration::from_secs(10);
 
+/// Prints what the demo showed and returns its exit code: valid when one new master emerged
+/// and kept every acknowledged write.
+pub fn report(outcome: &DemoOutcome) -> u8 {
+    match outcome.new_master {
+        Some(m) => println!(
+            "exactly one new master: S_{m}, {} ms after the kill; {} of {} acknowledged writes read back",
+            outcome.failover.as_millis(),
+            outcome.acknowledged as usize - outcome.lost.len(),
+            outcome.acknowledged
+        ),
+        None => println!("INVALID: no single master {} ms after the kill", outcome.failover.as_millis()),
+    }
+    if !outcome.lost.is_empty() {
+        println!("INVALID: acknowledged writes lost: {:?}", outcome.lost);
+    }
+    let valid = outcome.new_master.is_some() && outcome.lost.is_empty();
+    if valid { crate::exit::VALID } else { crate::exit::INVALID }
+}
+
 /// Runs the demo, printing progress to stdout.
 pub async fn run(plan: &DemoPlan) -> Result<DemoOutcome, HarnessError> {
     println!("starting a name server and {} replicas on 127.0.0.1 (ack = {:?})", plan.replicas, plan.ack);

@@ -8,10 +8,11 @@
 //!    [`store`].
 //!
 //! Around it: [`control`] (how nodes are reached and driven), [`campaign`] (a matrix of tests),
-//! [`serve`] (the store over HTTP), [`demo`], and the vocabularies [`error`] and [`exit`].
+//! [`serve`] (the store over HTTP), [`check`] (histories of other tools), [`demo`], and the vocabularies [`error`] and [`exit`].
 
 pub mod analyze;
 pub mod campaign;
+pub mod check;
 pub mod control;
 pub mod demo;
 pub mod error;

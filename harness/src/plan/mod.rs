@@ -90,20 +90,26 @@ pub enum Workload {
 }
 
 /// Replica settings a test may change.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicaSettings {
-    /// `async` or `all`.
+    /// Replica acknowledgement: every-member (safe), async or all (the seeds').
+    #[arg(long, value_parser = parse_kebab::<AckMode>)]
     pub ack: Option<AckMode>,
-    /// `integral` or `equal`.
+    /// Election delay scheme: integral or equal.
+    #[arg(long, value_parser = parse_kebab::<SchemeName>)]
     pub election: Option<SchemeName>,
-    /// `backup` or `priority`.
+    /// Recovery variant: backup or priority.
+    #[arg(long = "recovery-mode", value_parser = parse_kebab::<RecoveryMode>)]
     pub recovery: Option<RecoveryMode>,
-    /// E1 inquiry period, ms.
+    /// E1 inquiry period in ms.
+    #[arg(long)]
     pub detect_interval_ms: Option<u64>,
-    /// E1 reply time-out, ms.
+    /// E1 reply time-out in ms.
+    #[arg(long)]
     pub inquiry_timeout_ms: Option<u64>,
-    /// `T` or `T1`, ms.
+    /// The election timer's `T` (integral) or `T1` (equal) in ms.
+    #[arg(long)]
     pub election_t_ms: Option<u64>,
 }
 
@@ -142,52 +148,95 @@ impl ReplicaSettings {
     }
 }
 
-/// Everything a test can be told, each field optional: the YAML file's shape, and what the
-/// command line fills in.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Everything a test can be told, each field optional: the YAML file's shape, and the flags of
+/// `splitbrain test` (a flag overrides the file's field of the same name).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct TestSpec {
-    /// The test's name (the store's folder).
+    /// The test's name (its folder in the store).
+    #[arg(long)]
     pub name: Option<String>,
-    /// Size of a local cluster to make.
+    /// Make (and remove) a local cluster of N replica hosts, unless one of that size is up
+    /// (default 5).
+    #[arg(long)]
     pub nodes: Option<u32>,
-    /// A nodes file of hosts to use instead.
+    /// Use the hosts of a nodes file instead.
+    #[arg(long)]
     pub nodes_file: Option<PathBuf>,
-    /// Seconds of workload.
+    /// Use these hosts instead (repeatable): the first runs the name server, the rest the
+    /// replicas.
+    #[arg(long = "node", value_name = "HOST")]
+    pub hosts: Option<Vec<String>>,
+    /// The user for --node hosts (default root).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The private key for --node hosts (default: ~/.ssh/config or the agent).
+    #[arg(long)]
+    pub ssh_private_key: Option<PathBuf>,
+    /// Seconds of workload (default 60).
+    #[arg(long)]
     pub time_limit: Option<u64>,
-    /// Number of clients, or `<k>n`.
+    /// Clients: a number, or `<k>n` for k per replica (default 1n).
+    #[arg(long)]
     pub concurrency: Option<String>,
-    /// The workload.
+    /// register or set.
+    #[arg(long, value_parser = parse_kebab::<Workload>)]
     pub workload: Option<Workload>,
-    /// Fault kinds.
+    /// Comma list of partition, kill, pause, clock, none (default partition).
+    #[arg(long, value_delimiter = ',')]
     pub nemesis: Option<Vec<String>>,
-    /// Seconds between nemesis actions.
+    /// Seconds between nemesis actions (default 10).
+    #[arg(long)]
     pub nemesis_interval: Option<u64>,
-    /// Partition shapes to draw from.
+    /// Comma list of partition shapes (default all): halves, random-halves, one,
+    /// isolate-master, isolate-name-server, majorities-ring, bridge, one-way.
+    #[arg(long, value_delimiter = ',', value_parser = parse_kebab::<Shape>)]
     pub partition_shapes: Option<Vec<Shape>>,
-    /// Which replicas kill, pause and clock faults hit.
+    /// Comma list of targets for kill, pause and clock: one, minority, majority, all, master.
+    #[arg(long, value_delimiter = ',', value_parser = parse_kebab::<Selector>)]
     pub targets: Option<Vec<Selector>>,
-    /// The seed of every random choice.
+    /// The seed of every random choice (random when absent; always recorded and printed).
+    #[arg(long)]
     pub seed: Option<u64>,
-    /// Seconds the final phase waits for one master.
+    /// Seconds the final phase waits for one master (default 15).
+    #[arg(long)]
     pub recovery_time: Option<u64>,
-    /// Seconds one master must persist unchanged.
+    /// Seconds one master must persist unchanged (default 5).
+    #[arg(long)]
     pub stability_window: Option<u64>,
-    /// Milliseconds between observer rounds.
+    /// Milliseconds between observer rounds (default 100).
+    #[arg(long)]
     pub observe_interval_ms: Option<u64>,
-    /// Client operations per second, per client.
+    /// Operations per second per client (default 10).
+    #[arg(long)]
     pub rate: Option<f64>,
-    /// Milliseconds before a client operation's outcome is unknown.
+    /// Milliseconds before a client operation's outcome is unknown (default 1000).
+    #[arg(long)]
     pub op_timeout_ms: Option<u64>,
-    /// Deliberate bugs.
+    /// Switch on a deliberate bug in every process (repeatable).
+    #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Option<Vec<Bug>>,
-    /// The checkers to run (those of them that fit the workload).
+    /// Comma list of the checkers to run, of those that fit the workload (default all):
+    /// mastership, convergence, linearizable, set, stats, perf.
+    #[arg(long, value_delimiter = ',', value_parser = Checker::parse)]
     pub checkers: Option<Vec<Checker>>,
     /// Replica settings.
     #[serde(default)]
+    #[command(flatten)]
     pub replica: ReplicaSettings,
-    /// Where runs are stored.
+    /// Where runs are stored (default ./store).
+    #[arg(long)]
     pub store: Option<PathBuf>,
+}
+
+/// Parses a flag's value by its kebab-case YAML name.
+pub fn parse_kebab<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|e| e.to_string())
+}
+
+/// A seed for a run that was given none: the wall clock's nanoseconds (always recorded).
+pub fn random_seed() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl TestSpec {
@@ -208,6 +257,9 @@ impl TestSpec {
             name: self.name.or(other.name),
             nodes: self.nodes.or(other.nodes),
             nodes_file: self.nodes_file.or(other.nodes_file),
+            hosts: self.hosts.or(other.hosts),
+            username: self.username.or(other.username),
+            ssh_private_key: self.ssh_private_key.or(other.ssh_private_key),
             time_limit: self.time_limit.or(other.time_limit),
             concurrency: self.concurrency.or(other.concurrency),
             workload: self.workload.or(other.workload),
@@ -237,6 +289,15 @@ pub enum NodesSource {
     Local(u32),
     /// The hosts of a nodes file.
     File(PathBuf),
+    /// Hosts named on the command line: the first runs the name server, the rest the replicas.
+    Hosts {
+        /// Their addresses or names.
+        hosts: Vec<String>,
+        /// The SSH user.
+        user: String,
+        /// The private key (else `~/.ssh/config` or the agent).
+        private_key: Option<PathBuf>,
+    },
 }
 
 /// Final phase: how long one master must hold without a break before the group counts as
@@ -288,6 +349,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The plan of the test file `config` (if any) with the `flags` over it, a random seed
+    /// drawn when neither gives one.
+    pub fn load(config: Option<&Path>, flags: TestSpec) -> Result<Plan, PlanError> {
+        let file = match config {
+            Some(path) => TestSpec::load(path)?,
+            None => TestSpec::default(),
+        };
+        Plan::from_spec(flags.or(file), random_seed(), config)
+    }
+
     /// Validates `spec` (flags merged over the file); `random_seed` is used when none is given.
     pub fn from_spec(spec: TestSpec, random_seed: u64, file: Option<&Path>) -> Result<Plan, PlanError> {
         let origin = |flag: &str, field: &str| match file {
@@ -296,12 +367,34 @@ impl Plan {
         };
         let bad =
             |flag: &str, field: &str, problem: String| PlanError { origin: origin(flag, field), problem };
-        let nodes = match (spec.nodes, spec.nodes_file) {
-            (Some(_), Some(_)) => {
-                return Err(bad("nodes", "nodes", "give either --nodes or --nodes-file, not both".into()));
+        let given = [spec.nodes.is_some(), spec.nodes_file.is_some(), spec.hosts.is_some()];
+        if given.iter().filter(|&&g| g).count() > 1 {
+            return Err(bad("nodes", "nodes", "give one of --nodes, --nodes-file and --node".into()));
+        }
+        if spec.hosts.is_none() && (spec.username.is_some() || spec.ssh_private_key.is_some()) {
+            return Err(bad(
+                "username",
+                "username",
+                "--username and --ssh-private-key are for --node hosts".into(),
+            ));
+        }
+        let nodes = match (spec.nodes, spec.nodes_file, spec.hosts) {
+            (_, _, Some(hosts)) => {
+                if hosts.len() < 2 {
+                    return Err(bad(
+                        "node",
+                        "hosts",
+                        "give the name server's host first, then at least one replica host".into(),
+                    ));
+                }
+                NodesSource::Hosts {
+                    hosts,
+                    user: spec.username.unwrap_or_else(|| "root".into()),
+                    private_key: spec.ssh_private_key,
+                }
             }
-            (None, Some(path)) => NodesSource::File(path),
-            (n, None) => {
+            (_, Some(path), None) => NodesSource::File(path),
+            (n, None, None) => {
                 let n = n.unwrap_or(5);
                 if !(1..=200).contains(&n) {
                     return Err(bad("nodes", "nodes", format!("{n} replica hosts: use 1 to 200")));
@@ -311,6 +404,7 @@ impl Plan {
         };
         let replicas = match &nodes {
             NodesSource::Local(n) => Some(*n as usize),
+            NodesSource::Hosts { hosts, .. } => Some(hosts.len() - 1),
             NodesSource::File(_) => None,
         };
         let concurrency_text = spec.concurrency.unwrap_or_else(|| "1n".into());

@@ -7,6 +7,7 @@
 //! against the seeds' group in the simulator, in virtual time.
 
 pub mod final_phase;
+pub mod interrupt;
 pub mod prepare;
 pub mod recorder;
 pub mod teardown;

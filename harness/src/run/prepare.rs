@@ -5,26 +5,26 @@
 use serde_json::json;
 
 use crate::control::cluster::local::{self, LocalSpec};
-use crate::control::cluster::nodes_file::NodesFile;
+use crate::control::cluster::nodes_file::{NodeEntry, NodesFile};
 use crate::control::system::System;
 use crate::error::Error;
 use crate::plan::{NodesSource, Plan};
 use crate::run::Run;
 use crate::run::recorder::RunLog;
 
-/// Cleans what an earlier run left, installs and starts the system, writes the history's first
-/// event, and waits for a first master.
+/// Writes the history's first event (its time zero on the wall clock), cleans what an earlier
+/// run left, installs and starts the system, and waits for a first master.
 pub async fn prepare<S: System>(run: &Run<'_, S>) -> Result<(), Error> {
     let system = run.system;
-    let done = system.setup().await?;
-    run.log.say(&done);
-    system.start_all().await?;
     let start = json!({
         "unix_ms": system.unix_ms(),
         "members": system.replicas(),
         "observe_interval_ms": run.plan.observe_interval.as_millis() as u64,
     });
     run.recorder.harness("history-start", start)?;
+    let done = system.setup().await?;
+    run.log.say(&done);
+    system.start_all().await?;
     let first = system.wait_for_single_master(&system.all(), run.plan.recovery_time).await;
     run.log.say(&format!(
         "group started; first master: {}",
@@ -37,6 +37,23 @@ pub async fn prepare<S: System>(run: &Run<'_, S>) -> Result<(), Error> {
 pub fn nodes_file(plan: &Plan, log: &RunLog) -> Result<(NodesFile, Option<LocalSpec>), Error> {
     match &plan.nodes {
         NodesSource::File(path) => Ok((NodesFile::load(path)?, None)),
+        NodesSource::Hosts { hosts, user, private_key } => {
+            let entry = |(i, host): (usize, &String)| NodeEntry {
+                name: if i == 0 { "ns".into() } else { format!("n{i}") },
+                address: host.clone(),
+                port: 22,
+            };
+            let mut entries = hosts.iter().enumerate().map(entry);
+            let nameserver = entries.next().expect("a validated plan names two hosts at least");
+            let file = NodesFile {
+                user: user.clone(),
+                private_key: private_key.clone(),
+                known_hosts: None,
+                nameserver,
+                replicas: entries.collect(),
+            };
+            Ok((file, None))
+        }
         NodesSource::Local(n) => {
             let spec = LocalSpec::default_of(*n);
             let status = local::status(&spec.state_dir, &spec.prefix)?;

@@ -161,7 +161,7 @@ async fn observe<S: System>(run: &Run<'_, S>, mut stop: watch::Receiver<bool>) -
     loop {
         let started = Instant::now();
         let round = run.system.observe(within).await;
-        let _ = run.master.send(round.single_master(false).ok());
+        run.master.send_replace(round.single_master(false).ok());
         let value = serde_json::to_value(&round).expect("a round serializes");
         run.recorder.write(run.recorder.record(Process::observer(), OpType::Info, "observe", value))?;
         run.recorder.flush()?;

@@ -160,23 +160,6 @@ fn no_self_monitoring_is_caught_and_the_persisting_masters_are_named() {
 }
 
 #[test]
-fn never_yield_is_caught() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let run = run_with_bug("never-yield");
-    assert_eq!(run.code, Some(1), "{}", run.output);
-    assert_eq!(run.results["checkers"]["mastership"]["valid"], false);
-}
-
-#[test]
-fn no_ns_dedup_is_caught() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let run = run_with_bug("no-ns-dedup");
-    assert_eq!(run.code, Some(1), "{}", run.output);
-    let summary = run.results["checkers"]["mastership"]["summary"].as_str().unwrap_or_default().to_string();
-    assert!(summary.contains("name server registers"), "{summary}");
-}
-
-#[test]
 fn no_forward_on_the_safe_setting_is_caught_by_the_linearizability_checker() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let run = run_on_e2e_cluster(
@@ -364,6 +347,73 @@ fn a_campaign_of_three_short_runs_sums_up_and_exits_by_the_worst_outcome() {
     std::fs::write(&file, "name: x\nmatrix:\n  nemesis: [flood]\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_splitbrain")).arg("campaign").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(254), "a bad matrix is refused before anything runs");
+    std::fs::remove_dir_all(store).unwrap();
+    std::fs::remove_file(file).unwrap();
+}
+
+/// The history files of the runs under `store` (`<store>/<test>/<timestamp>/history.jsonl`; the
+/// `latest` links left out).
+fn histories(store: &Path) -> Vec<PathBuf> {
+    let dirs = |d: &Path| {
+        let entries = std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path());
+        entries.filter(|p| !p.ends_with("latest")).collect::<Vec<_>>()
+    };
+    dirs(store).iter().flat_map(|t| dirs(t)).map(|r| r.join("history.jsonl")).filter(|h| h.exists()).collect()
+}
+
+#[test]
+fn sigint_during_a_campaign_stops_the_run_heals_tears_down_and_sums_up_what_ran() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let store = store("campaign-sigint");
+    let file = store.with_extension("yaml");
+    let text = format!(
+        "name: long\nbase: {{ time_limit: 120, nemesis_interval: 2, nodes: 3, store: {} }}\n\
+         matrix:\n  nemesis: [partition]\nseeds: [1, 2]\n",
+        store.display()
+    );
+    std::fs::write(&file, &text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .arg("campaign")
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let history = loop {
+        let faulted = histories(&store)
+            .into_iter()
+            .find(|h| std::fs::read_to_string(h).is_ok_and(|t| t.contains(r#""f":"partition""#)));
+        if let Some(h) = faulted {
+            break h;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the campaign's first run never reached its first fault");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("1 runs:") && stdout.contains("interrupted by Ctrl-C"), "{stdout}");
+    let recorded = std::fs::read_to_string(&history).unwrap();
+    assert!(recorded.contains(r#""f":"heal""#) && recorded.contains(r#""f":"final-phase""#), "it healed");
+    assert!(history.with_file_name("results.json").exists(), "what was recorded is analysed");
+    assert_eq!(histories(&store).len(), 1, "the second run never started: {:?}", histories(&store));
+    let summary =
+        std::fs::read_dir(store.join("long")).unwrap().flatten().map(|d| d.path().join("campaign.json"));
+    let rows: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(summary.into_iter().find(|p| p.exists()).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rows[0]["outcome"], "interrupted", "{rows}");
+    let ps = String::from_utf8_lossy(&Command::new("ps").args(["-eo", "args"]).output().unwrap().stdout)
+        .into_owned();
+    assert!(!ps.contains("bin/replica --config"), "the group was stopped");
+    assert_nothing_left(Path::new(local::DEFAULT_STATE_DIR), local::DEFAULT_PREFIX);
     std::fs::remove_dir_all(store).unwrap();
     std::fs::remove_file(file).unwrap();
 }

@@ -15,6 +15,7 @@ pub mod workload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use checkers::history::Op;
 use checkers::results::Results;
@@ -130,11 +131,32 @@ pub fn simulated(plan: &Plan) -> Result<RunOutcome, Error> {
 /// Runs `plan` in the simulator as [`simulated`] does, keeping the history in memory and
 /// storing nothing: for sweeps over thousands of seeds.
 pub fn simulate(plan: &Plan) -> Result<Vec<Op>, Error> {
+    simulate_with(plan, None)
+}
+
+/// As [`simulate`], with Ctrl-C pressed `at` into the run (virtual time from the start).
+pub fn simulate_interrupted(plan: &Plan, at: Duration) -> Result<Vec<Op>, Error> {
+    simulate_with(plan, Some(at))
+}
+
+fn simulate_with(plan: &Plan, interrupt_at: Option<Duration>) -> Result<Vec<Op>, Error> {
     let system = simulated_group(plan)?;
     let runtime = simulated::runtime()?;
     runtime.block_on(async {
         let run = Run::new(plan, &system, Recorder::in_memory(), RunLog::quiet(), None);
-        test(&run, &Notify::new()).await?;
+        let interrupt = Notify::new();
+        let ctrl_c = async {
+            if let Some(at) = interrupt_at {
+                tokio::time::sleep(at).await;
+                interrupt.notify_one();
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            biased;
+            tested = test(&run, &interrupt) => tested?,
+            () = ctrl_c => unreachable!("pending forever"),
+        }
         Ok(run.recorder.into_ops())
     })
 }

@@ -130,10 +130,10 @@ fn each_partition_shape_is_applied_as_drawn_healed_and_survived_by_the_correct_g
                 Shape::IsolateMaster => {
                     let master = history
                         .iter()
+                        .rev()
                         .filter(|o| o.process.is_observer() && o.index < *at)
                         .filter_map(|o| serde_json::from_value::<Round>(o.value.clone()).ok())
-                        .filter_map(|r| r.single_master(false).ok())
-                        .last()
+                        .find_map(|r| r.single_master(false).ok())
                         .expect("a master before the fault");
                     assert!(pairs.iter().all(|(a, b)| *a == master || *b == master), "{master}: {grudge:?}");
                     assert_eq!(pairs.len(), 5, "the master cut from everyone: {grudge:?}");

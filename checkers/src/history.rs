@@ -155,10 +155,22 @@ pub fn client_pairs(ops: &[Op]) -> Vec<(u64, &Op, Option<&Op>)> {
 pub enum HistoryError {
     /// The file could not be opened, read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The history file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A complete line is not an operation.
     #[error("{path}:{line}: not a history operation: {problem}")]
-    Parse { path: PathBuf, line: usize, problem: String },
+    Parse {
+        /// The history file.
+        path: PathBuf,
+        /// The line (from 1).
+        line: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 /// Appends operations to a JSONL file, numbering them, and flushes in chunks so that a crash

@@ -10,23 +10,46 @@ use crate::partition::Grudge;
 #[serde(tag = "fault", rename_all = "kebab-case")]
 pub enum Fault {
     /// Drop packets as the grudge says.
-    Partition { grudge: Grudge },
+    Partition {
+        /// Who drops whose packets.
+        grudge: Grudge,
+    },
     /// Restore every link.
     Heal,
     /// SIGKILL the replica processes of these hosts.
-    Kill { hosts: Vec<Host> },
+    Kill {
+        /// The hosts.
+        hosts: Vec<Host>,
+    },
     /// Start the replica processes of these hosts again.
-    Start { hosts: Vec<Host> },
+    Start {
+        /// The hosts.
+        hosts: Vec<Host>,
+    },
     /// SIGSTOP the replica processes of these hosts.
-    Pause { hosts: Vec<Host> },
+    Pause {
+        /// The hosts.
+        hosts: Vec<Host>,
+    },
     /// SIGCONT the replica processes of these hosts.
-    Resume { hosts: Vec<Host> },
+    Resume {
+        /// The hosts.
+        hosts: Vec<Host>,
+    },
     /// Run the replica processes' clocks (and timers) at `rate` times real time. With libfaketime
     /// the change also makes the clock jump (fake time is the process start plus the elapsed time
     /// times the rate), forward when speeding up, back when the rate is reset.
-    ClockRate { hosts: Vec<Host>, rate: f64 },
+    ClockRate {
+        /// The hosts.
+        hosts: Vec<Host>,
+        /// Fake seconds per real second.
+        rate: f64,
+    },
     /// Set those clocks back to real time.
-    ResetClock { hosts: Vec<Host> },
+    ResetClock {
+        /// The hosts.
+        hosts: Vec<Host>,
+    },
 }
 
 impl Fault {

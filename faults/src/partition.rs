@@ -93,7 +93,12 @@ pub enum ShapeError {
     /// `isolate-master` needs a known master.
     NoMaster,
     /// The shape needs more replicas than there are.
-    TooFewReplicas { shape: Shape, needed: usize },
+    TooFewReplicas {
+        /// The shape.
+        shape: Shape,
+        /// The replicas it needs at least.
+        needed: usize,
+    },
 }
 
 /// The grudge of `shape` over `replicas` (in index order) and the name server.

@@ -257,7 +257,7 @@ pub async fn run(
             let (outcome, dir) = match outcome {
                 Ok(done) if interrupt.fired() => (Outcome::Interrupted, Some(done.dir)),
                 Ok(done) => (Outcome::Verdict(done.results.valid), Some(done.dir)),
-                Err(e) => (Outcome::HarnessFailed(e.to_string()), None),
+                Err(e) => (Outcome::HarnessFailed(crate::error::chain(&e)), None),
             };
             let row = Row { name: plan.name.clone(), seed: plan.seed, outcome, dir };
             let stop = fail_fast && row.rank() > 0;

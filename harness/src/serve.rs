@@ -84,7 +84,7 @@ fn route(root: &Path, path: &str) -> Response {
         ["zip", test, stamp] => match safe(root, &[test, stamp]).filter(|d| d.is_dir()) {
             Some(run) => match zip(&run) {
                 Ok(bytes) => Response { status: "200 OK", kind: "application/zip", body: bytes },
-                Err(e) => text("500 Internal Server Error", &e.to_string()),
+                Err(e) => text("500 Internal Server Error", &crate::error::chain(&e)),
             },
             None => text("404 Not Found", "no such run"),
         },
@@ -115,7 +115,7 @@ fn file_response(file: &Path) -> Response {
     };
     match std::fs::read(file) {
         Ok(body) => Response { status: "200 OK", kind, body },
-        Err(e) => text("500 Internal Server Error", &e.to_string()),
+        Err(e) => text("500 Internal Server Error", &crate::error::chain(&e)),
     }
 }
 

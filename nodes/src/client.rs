@@ -61,10 +61,20 @@ impl ClientConfig {
 pub enum RequestError {
     /// The request certainly had no effect.
     #[error("failed (no effect) at {}: {reason}", show(.node))]
-    Failed { node: Option<ReplicaId>, reason: String },
+    Failed {
+        /// The replica the request went to, if it got that far.
+        node: Option<ReplicaId>,
+        /// Why it failed.
+        reason: String,
+    },
     /// The request may or may not have taken effect, now or later.
     #[error("outcome unknown at {}: {reason}", show(.node))]
-    Unknown { node: Option<ReplicaId>, reason: String },
+    Unknown {
+        /// The replica the request went to, if it got that far.
+        node: Option<ReplicaId>,
+        /// Why its outcome is unknown.
+        reason: String,
+    },
 }
 
 fn show(node: &Option<ReplicaId>) -> String {

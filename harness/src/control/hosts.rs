@@ -39,7 +39,7 @@ impl Hosts {
     pub fn process(&self, host: &str) -> Result<Process, Error> {
         self.names.get(host).map(|(p, _)| *p).ok_or_else(|| Error::Connect {
             host: host.to_string(),
-            problem: "not a host of this group".into(),
+            cause: "not a host of this group".into(),
         })
     }
 }

@@ -217,7 +217,7 @@ pub async fn apply_recorded<S: System>(run: &Run<'_, S>, fault: &Fault) -> Resul
     recorder.flush()?;
     let applied = nemesis::apply(run.system, fault).await;
     let mut done = recorder.record(Process::nemesis(), OpType::Info, f, value);
-    done.error = applied.as_ref().err().map(ToString::to_string);
+    done.error = applied.as_ref().err().map(|e| crate::error::chain(e));
     recorder.write(done)?;
     applied
 }

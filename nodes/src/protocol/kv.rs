@@ -42,13 +42,33 @@ impl fmt::Display for Value {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// Read the value of `key`.
-    Read { key: String },
+    Read {
+        /// The key.
+        key: String,
+    },
     /// Set `key` to `value`.
-    Write { key: String, value: Value },
+    Write {
+        /// The key.
+        key: String,
+        /// The value written.
+        value: Value,
+    },
     /// Set `key` to `new` if it currently holds `old`.
-    Cas { key: String, old: Value, new: Value },
+    Cas {
+        /// The key.
+        key: String,
+        /// The value expected.
+        old: Value,
+        /// The value set when the expectation holds.
+        new: Value,
+    },
     /// Append `value` to the list at `key` (a missing key is an empty list).
-    Append { key: String, value: Value },
+    Append {
+        /// The key.
+        key: String,
+        /// The element appended.
+        value: Value,
+    },
 }
 
 impl Op {

@@ -9,56 +9,131 @@ use super::kv::{Epoch, Op, Snapshot, Value};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
     /// Replica to replica; `from` is the sender's index.
-    Peer { from: ReplicaId, msg: PeerMsg },
+    Peer {
+        /// The sender.
+        from: ReplicaId,
+        /// What it says.
+        msg: PeerMsg,
+    },
     /// Replica or client to the name server.
     ToNs(NsRequest),
     /// Name server to a replica or client.
     FromNs(NsReply),
     /// Client to replica: run `op`; `id` is echoed in the response.
-    Request { id: u64, op: Op },
+    Request {
+        /// The client's number for the request.
+        id: u64,
+        /// The operation.
+        op: Op,
+    },
     /// Replica to client: the outcome of request `id`.
-    Response { id: u64, result: Result<OpOutput, ReplyError> },
+    Response {
+        /// The request's number.
+        id: u64,
+        /// Its outcome.
+        result: Result<OpOutput, ReplyError>,
+    },
 }
 
 /// Messages between replicas of one group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum PeerMsg {
     /// E1: a backup asks its master whether it is functional.
-    Inquiry { nonce: u64 },
+    Inquiry {
+        /// Matches the reply to the inquiry.
+        nonce: u64,
+    },
     /// E1: the answer to an `Inquiry`, with the master's epoch and requests applied (a backup
     /// whose state is of another epoch, or behind, downloads the master's state).
-    InquiryReply { nonce: u64, epoch: Epoch, applied: u64 },
+    InquiryReply {
+        /// The inquiry's nonce.
+        nonce: u64,
+        /// The master's epoch.
+        epoch: Epoch,
+        /// Requests the master has applied in it.
+        applied: u64,
+    },
     /// E2/E3: server `idx` declares itself master.
-    DeclareMaster { idx: ReplicaId },
+    DeclareMaster {
+        /// The server that declares itself master.
+        idx: ReplicaId,
+    },
     /// E3: replace the mastership of `reject` with that of `idx`.
-    RevokeMaster { reject: ReplicaId, idx: ReplicaId },
+    RevokeMaster {
+        /// The master whose mastership ends.
+        reject: ReplicaId,
+        /// The master that replaces it.
+        idx: ReplicaId,
+    },
     /// Replication: the master's request number `seq` of `epoch` is `op`.
-    Apply { epoch: Epoch, seq: u64, op: Op },
+    Apply {
+        /// The master's epoch.
+        epoch: Epoch,
+        /// The request's number in it.
+        seq: u64,
+        /// The request.
+        op: Op,
+    },
     /// Replication: the backup holds everything of `epoch` up to `seq`.
-    ApplyAck { epoch: Epoch, seq: u64 },
+    ApplyAck {
+        /// The epoch acknowledged.
+        epoch: Epoch,
+        /// The last request held.
+        seq: u64,
+    },
     /// M3 / start-up / gap: send me your state (`gather`: for a new master's gather, which a
     /// master still gathering answers too; it answers no download until it has gathered).
-    StateRequest { nonce: u64, gather: bool },
+    StateRequest {
+        /// Matches the reply to the request.
+        nonce: u64,
+        /// True for a new master's gather.
+        gather: bool,
+    },
     /// The answer to a `StateRequest`.
-    StateReply { nonce: u64, snapshot: Snapshot },
+    StateReply {
+        /// The request's nonce.
+        nonce: u64,
+        /// The sender's state.
+        snapshot: Snapshot,
+    },
 }
 
 /// Requests to the name server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum NsRequest {
     /// M4: replica `id` registers (or renews its lease) as master of `group`.
-    Register { group: String, id: ReplicaId },
+    Register {
+        /// The group.
+        group: String,
+        /// The registering replica.
+        id: ReplicaId,
+    },
     /// M4: who is the registered master of `group`? `id` is the asking replica, `None` for a client.
-    Lookup { group: String, id: Option<ReplicaId>, nonce: u64 },
+    Lookup {
+        /// The group.
+        group: String,
+        /// The asking replica (`None`: a client).
+        id: Option<ReplicaId>,
+        /// Matches the reply to the look-up.
+        nonce: u64,
+    },
 }
 
 /// Messages from the name server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum NsReply {
     /// The registrations the name server holds for the group, oldest first (normally at most one).
-    LookupReply { nonce: u64, registrations: Vec<Registration> },
+    LookupReply {
+        /// The look-up's nonce.
+        nonce: u64,
+        /// The group's registrations, oldest first.
+        registrations: Vec<Registration>,
+    },
     /// M1(a): the name server found multiple registrations; run self-monitoring now.
-    Notify { group: String },
+    Notify {
+        /// The group whose replicas must run self-monitoring.
+        group: String,
+    },
 }
 
 /// A master registration as the name server shows it, lease included.
@@ -86,17 +161,29 @@ pub enum OpOutput {
 pub enum ReplyError {
     /// This replica is not the master; `master` is the one it follows, if any. Nothing happened.
     #[error("not the master (master: {master:?})")]
-    NotMaster { master: Option<ReplicaId> },
+    NotMaster {
+        /// The master this replica follows, if any.
+        master: Option<ReplicaId>,
+    },
     /// The compare-and-set found another value. Nothing happened.
     #[error("cas failed: current value is {current:?}")]
-    CasMismatch { current: Option<Value> },
+    CasMismatch {
+        /// The value the key holds.
+        current: Option<Value>,
+    },
     /// `ack = all`: the master applied the request but not every reachable backup confirmed it
     /// within `ack_timeout`; it may survive or be lost.
     #[error("applied on the master but not acknowledged by backups {missing:?}")]
-    Unacknowledged { missing: Vec<ReplicaId> },
+    Unacknowledged {
+        /// The backups that did not confirm in time.
+        missing: Vec<ReplicaId>,
+    },
     /// `ack = every-member`: the master refused the request. Nothing happened.
     #[error("refused: {why}")]
-    Refused { why: Refusal },
+    Refused {
+        /// The reason.
+        why: Refusal,
+    },
 }
 
 /// Why a master of the safe setting (`ack = every-member`) refused a request.
@@ -104,14 +191,23 @@ pub enum ReplyError {
 pub enum Refusal {
     /// It has not yet gathered the state of every member since it became master.
     #[error("still gathering the members' states (missing {missing:?})")]
-    Gathering { missing: Vec<ReplicaId> },
+    Gathering {
+        /// The members whose state has not arrived.
+        missing: Vec<ReplicaId>,
+    },
     /// An update needs every member reachable; these did not inquire within the window.
     #[error("members {missing:?} are not reachable")]
-    Unreachable { missing: Vec<ReplicaId> },
+    Unreachable {
+        /// The members that did not inquire within the window.
+        missing: Vec<ReplicaId>,
+    },
     /// A read (or a failed compare-and-set) needs every member to hold all the master applied;
     /// these have not acknowledged it.
     #[error("members {missing:?} have not acknowledged everything applied")]
-    Uncommitted { missing: Vec<ReplicaId> },
+    Uncommitted {
+        /// The members that have not acknowledged everything applied.
+        missing: Vec<ReplicaId>,
+    },
 }
 
 impl ReplyError {

@@ -46,7 +46,12 @@ impl Default for NsParams {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NsDest {
     /// A replica of a group, reached through its latest connection.
-    Replica { group: String, id: ReplicaId },
+    Replica {
+        /// Its group.
+        group: String,
+        /// Its index.
+        id: ReplicaId,
+    },
     /// The connection a client's look-up came from.
     Client(ClientId),
 }

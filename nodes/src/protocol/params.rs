@@ -10,9 +10,17 @@ use super::ReplicaId;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ElectionScheme {
     /// `D_i = T` for every server.
-    Equal { t: Duration },
+    Equal {
+        /// The delay of every server.
+        t: Duration,
+    },
     /// `D_i = T1 + Σ_{j<i} δ_j` with `δ_j = max_{k>j} C_{j,k}`; `delays[j][k]` is `C_{j,k}`.
-    Integral { t1: Duration, delays: Vec<Vec<Duration>> },
+    Integral {
+        /// The first server's delay.
+        t1: Duration,
+        /// `delays[j][k]` is `C_{j,k}`, the delay from server `j` to server `k`.
+        delays: Vec<Vec<Duration>>,
+    },
 }
 
 /// What a server becomes after a successful recovery (M3 step 4).

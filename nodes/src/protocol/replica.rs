@@ -157,11 +157,19 @@ impl fmt::Display for RoleChange {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Send `msg` to `to`. Delivery is best effort.
-    Send { to: Dest, msg: Message },
+    Send {
+        /// The receiver.
+        to: Dest,
+        /// The message.
+        msg: Message,
+    },
     /// The role or the followed master changed: log it.
     RoleChanged(RoleChange),
     /// M3 act 1050: the server must terminate itself; `reason` goes to the log.
-    Terminate { reason: String },
+    Terminate {
+        /// Why, for the log.
+        reason: String,
+    },
 }
 
 /// What a replica reports to the status query.

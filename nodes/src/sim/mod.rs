@@ -69,11 +69,32 @@ impl Default for SimConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SimEvent {
     /// A replica changed role or master.
-    RoleChanged { time: Time, id: ReplicaId, change: RoleChange },
+    RoleChanged {
+        /// When.
+        time: Time,
+        /// The replica.
+        id: ReplicaId,
+        /// The change.
+        change: RoleChange,
+    },
     /// A replica terminated itself (M3 act 1050).
-    Terminated { time: Time, id: ReplicaId, reason: String },
+    Terminated {
+        /// When.
+        time: Time,
+        /// The replica.
+        id: ReplicaId,
+        /// Why.
+        reason: String,
+    },
     /// A client request completed.
-    Responded { time: Time, request: u64, result: Result<OpOutput, ReplyError> },
+    Responded {
+        /// When the answer arrived.
+        time: Time,
+        /// The request's number.
+        request: u64,
+        /// Its outcome.
+        result: Result<OpOutput, ReplyError>,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -26,7 +26,7 @@ pub async fn up(spec: LocalSpec) -> Result<(), Error> {
             return Err(Error::Interrupted);
         }
     };
-    let file = built.map_err(|e| Error::Local { command: "cluster up".into(), problem: e.to_string() })??;
+    let file = built.map_err(|e| Error::Local { command: "cluster up".into(), cause: e.into() })??;
     println!("local cluster up: {} replica hosts and a name-server host", file.replicas.len());
     for node in file.all() {
         println!("  {:<4} {}", node.name, node.address);

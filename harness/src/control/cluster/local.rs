@@ -118,7 +118,7 @@ pub fn up(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
     if spec.prefix.is_empty() || spec.prefix.len() > 4 {
         return Err(Error::Local {
             command: "cluster up".into(),
-            problem: "the prefix must be 1 to 4 characters".into(),
+            cause: "the prefix must be 1 to 4 characters".into(),
         });
     }
     down(&spec.state_dir, &spec.prefix)?;
@@ -166,7 +166,7 @@ fn build(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
     fs::write(&known_hosts_path, known_hosts).map_err(|e| Error::file(&known_hosts_path, e))?;
     for (name, address) in spec.hosts() {
         wait_for_port(SocketAddr::from((address, 22)), Duration::from_secs(10), cancel)
-            .map_err(|problem| Error::Local { command: format!("sshd of {name}"), problem })?;
+            .map_err(|problem| Error::Local { command: format!("sshd of {name}"), cause: problem.into() })?;
     }
     let entry =
         |(name, address): (String, Ipv4Addr)| NodeEntry { name, address: address.to_string(), port: 22 };
@@ -243,7 +243,7 @@ fn make_host(spec: &LocalSpec, name: &str, address: Ipv4Addr, authorized: &str) 
         .stderr(err_log)
         .process_group(0)
         .spawn()
-        .map_err(|e| Error::Local { command: format!("start the sshd of {name}"), problem: e.to_string() })?;
+        .map_err(|e| Error::Local { command: format!("start the sshd of {name}"), cause: e.into() })?;
     let pidfile = host_dir.join("host.pid");
     let mut f = fs::File::create(&pidfile).map_err(|e| Error::file(&pidfile, e))?;
     writeln!(f, "{}", child.id()).map_err(|e| Error::file(&pidfile, e))?;
@@ -412,10 +412,10 @@ fn output(args: &[&str]) -> Result<String, Error> {
         .args(&args[1..])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::Local { command: command.clone(), problem: e.to_string() })?;
+        .map_err(|e| Error::Local { command: command.clone(), cause: e.into() })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(Error::Local { command, problem: format!("{}: {stderr}", out.status) });
+        return Err(Error::Local { command, cause: format!("{}: {stderr}", out.status).into() });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -36,7 +36,7 @@ pub fn ssh_group(
             .map(|a| a.ip())
             .ok_or_else(|| Error::Connect {
                 host: node.name.clone(),
-                problem: format!("cannot resolve {}", target.address),
+                cause: format!("cannot resolve {}", target.address).into(),
             })
     };
     let mut names = std::collections::BTreeMap::new();

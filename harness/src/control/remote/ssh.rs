@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::{Cmd, ExitKind, Output, Remote};
-use crate::error::Error;
+use crate::error::{Cause, Error, because};
 
 /// Commands run at once over one connection.
 pub const MAX_CHANNELS: usize = 8;
@@ -205,8 +205,8 @@ impl SshNode {
                     return Err(e);
                 }
                 Err(e @ Error::HostKey { .. }) => return Err(e),
-                Err(Error::Connect { problem, .. }) if problem.starts_with("authentication") => {
-                    return Err(Error::Connect { host: self.target.host.clone(), problem });
+                Err(Error::Connect { cause, .. }) if cause.to_string().starts_with("authentication") => {
+                    return Err(Error::Connect { host: self.target.host.clone(), cause });
                 }
                 Err(_) => {
                     tokio::time::sleep(backoff).await;
@@ -221,7 +221,7 @@ impl SshNode {
 
     async fn connect_once(&self) -> Result<Handle<HostCheck>, Error> {
         let t = &self.target;
-        let failed = |problem: String| Error::Connect { host: t.host.clone(), problem };
+        let failed = |cause: Cause| Error::Connect { host: t.host.clone(), cause };
         let refusal = Arc::new(Mutex::new(None));
         let check = HostCheck {
             address: t.address.clone(),
@@ -240,35 +240,35 @@ impl SshNode {
         });
         let connecting = client::connect(config, (t.address.as_str(), t.port), check);
         let mut handle = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-            Err(_) => return Err(failed(format!("connecting to {}:{} timed out", t.address, t.port))),
+            Err(_) => return Err(failed(format!("connecting to {}:{} timed out", t.address, t.port).into())),
             Ok(Err(e)) => {
                 if let Some(why) = refusal.lock().expect("not poisoned").take() {
-                    return Err(Error::HostKey { host: t.host.clone(), problem: why });
+                    return Err(Error::HostKey { host: t.host.clone(), cause: why.into() });
                 }
-                return Err(failed(format!("connecting to {}:{}: {e}", t.address, t.port)));
+                return Err(failed(because(format!("connecting to {}:{}", t.address, t.port), e)));
             }
             Ok(Ok(handle)) => handle,
         };
         let accepted = match &t.auth {
             Auth::KeyFile(path) => {
                 let key = load_secret_key(path, None).map_err(|e| {
-                    failed(format!("authentication: cannot load key {}: {e}", path.display()))
+                    failed(because(format!("authentication: cannot load key {}", path.display()), e))
                 })?;
                 let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
                 handle
                     .authenticate_publickey(&t.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
                     .await
-                    .map_err(|e| failed(format!("authentication: {e}")))?
+                    .map_err(|e| failed(because("authentication", e)))?
                     .success()
             }
             Auth::Agent => {
                 let mut agent = AgentClient::connect_env()
                     .await
-                    .map_err(|e| failed(format!("authentication: no ssh-agent ($SSH_AUTH_SOCK): {e}")))?;
+                    .map_err(|e| failed(because("authentication: no ssh-agent ($SSH_AUTH_SOCK)", e)))?;
                 let identities = agent
                     .request_identities()
                     .await
-                    .map_err(|e| failed(format!("authentication: ssh-agent: {e}")))?;
+                    .map_err(|e| failed(because("authentication: ssh-agent", e)))?;
                 let mut accepted = false;
                 for identity in identities {
                     let key = identity.public_key().into_owned();
@@ -285,7 +285,7 @@ impl SshNode {
             }
         };
         if !accepted {
-            return Err(failed(format!("authentication as {} refused", t.user)));
+            return Err(failed(format!("authentication as {} refused", t.user).into()));
         }
         Ok(handle)
     }
@@ -300,11 +300,8 @@ impl SshNode {
 
 impl SshNode {
     async fn open_shell(&self) -> Result<Shell, Error> {
-        let failed = |problem: String| Error::Transport {
-            host: self.target.host.clone(),
-            command: "sh".into(),
-            problem,
-        };
+        let failed =
+            |cause: Cause| Error::Transport { host: self.target.host.clone(), command: "sh".into(), cause };
         let handle = self.handle().await?;
         let channel = match handle.channel_open_session().await {
             Ok(channel) => channel,
@@ -314,10 +311,10 @@ impl SshNode {
                     .await?
                     .channel_open_session()
                     .await
-                    .map_err(|e| failed(format!("open a channel: {e}")))?
+                    .map_err(|e| failed(because("open a channel", e)))?
             }
         };
-        channel.exec(true, "exec /bin/sh").await.map_err(|e| failed(e.to_string()))?;
+        channel.exec(true, "exec /bin/sh").await.map_err(|e| failed(e.into()))?;
         Ok(Shell { channel, buffered: Vec::new() })
     }
 
@@ -375,7 +372,9 @@ impl Remote for SshNode {
                     stderr: out.stdout_text().trim().to_string(),
                 });
             }
-            Ok(Err(problem)) => Error::Transport { host: self.target.host.clone(), command: script, problem },
+            Ok(Err(cause)) => {
+                Error::Transport { host: self.target.host.clone(), command: script, cause: cause.into() }
+            }
             Err(_) => {
                 Error::Timeout { host: self.target.host.clone(), command: script, timeout: QUICK_TIMEOUT }
             }
@@ -387,12 +386,12 @@ impl Remote for SshNode {
     }
 
     async fn exec(&self, cmd: &Cmd) -> Result<Output, Error> {
-        let transport = |problem: String| Error::Transport {
+        let transport = |cause: Cause| Error::Transport {
             host: self.target.host.clone(),
             command: cmd.line.clone(),
-            problem,
+            cause,
         };
-        let _permit = self.channels.acquire().await.map_err(|e| transport(e.to_string()))?;
+        let _permit = self.channels.acquire().await.map_err(|e| transport(e.into()))?;
         let deadline = Instant::now() + cmd.timeout;
         let mut channel = {
             let handle = self.handle().await?;
@@ -404,7 +403,7 @@ impl Remote for SshNode {
                     handle
                         .channel_open_session()
                         .await
-                        .map_err(|e| transport(format!("open a channel: {e}")))?
+                        .map_err(|e| transport(because("open a channel", e)))?
                 }
             }
         };
@@ -432,7 +431,7 @@ impl Remote for SshNode {
         let _ = channel.close().await;
         match ran {
             Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => Err(transport(e.to_string())),
+            Ok(Err(e)) => Err(transport(e.into())),
             Err(_) => Err(Error::Timeout {
                 host: self.target.host.clone(),
                 command: cmd.line.clone(),

@@ -239,3 +239,12 @@ fn one_seed_gives_one_history_byte_for_byte() {
     assert!(first == history(8, "b"), "the same seed gives the same bytes");
     assert!(first != history(9, "c"), "another seed gives another history");
 }
+
+#[test]
+fn the_simulator_refuses_a_plan_on_hosts_it_did_not_make() {
+    let spec = TestSpec { nodes_file: Some("nodes.yaml".into()), ..TestSpec::default() };
+    let plan = Plan::from_spec(spec, 0, None).unwrap();
+    let refused = harness::run::simulate(&plan).unwrap_err();
+    assert!(matches!(refused, harness::error::Error::Simulation(_)), "{refused}");
+    assert!(refused.to_string().contains("give --nodes"), "{refused}");
+}

@@ -525,6 +525,27 @@ mod tests {
     }
 
     #[test]
+    fn node_hosts_are_a_nodes_source_of_their_own_the_first_the_name_server() {
+        let hosts = |h: &[&str]| Some(h.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let p = plan(TestSpec { hosts: hosts(&["a", "b", "c"]), ..TestSpec::default() }).unwrap();
+        assert_eq!(
+            p.nodes,
+            NodesSource::Hosts {
+                hosts: hosts(&["a", "b", "c"]).unwrap(),
+                user: "root".into(),
+                private_key: None
+            }
+        );
+        assert_eq!(p.concurrency, 2, "1n: one client per replica host");
+        let one = plan(TestSpec { hosts: hosts(&["a"]), ..TestSpec::default() }).unwrap_err().to_string();
+        assert!(one.starts_with("--node") && one.contains("name server's host first"), "{one}");
+        let stray = TestSpec { username: Some("u".into()), ..TestSpec::default() };
+        assert!(plan(stray).unwrap_err().to_string().contains("are for --node hosts"));
+        let both = TestSpec { nodes: Some(3), hosts: hosts(&["a", "b"]), ..TestSpec::default() };
+        assert!(plan(both).unwrap_err().to_string().contains("give one of --nodes, --nodes-file and --node"));
+    }
+
+    #[test]
     fn a_test_file_with_an_unknown_field_names_the_line() {
         let dir = std::env::temp_dir().join(format!("plan-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -15,7 +15,6 @@ use faults::fault::Fault;
 use faults::partition::{Shape, grudge};
 use harness::control::cluster::local::{self, LocalSpec};
 use harness::control::cluster::nodes_file::NodesFile;
-use harness::control::cluster::ssh_group;
 use harness::control::group::Binaries;
 use harness::control::hosts::Hosts;
 use harness::control::nemesis;
@@ -48,7 +47,9 @@ fn binaries() -> Binaries {
 async fn bring_up(spec: &LocalSpec) -> (NodesFile, SeedsGroup<SshNode>, Duration) {
     let start = Instant::now();
     let file = local::up(spec, &AtomicBool::new(false)).expect("cluster up");
-    let group = ssh_group(&file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), false, binaries()).unwrap();
+    let group =
+        SeedsGroup::over_ssh(&file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), false, binaries())
+            .unwrap();
     group.setup().await.unwrap();
     group.start_all().await.unwrap();
     group.wait_for_single_master(&group.all(), Duration::from_secs(10)).await.expect("one master");

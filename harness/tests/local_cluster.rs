@@ -13,7 +13,6 @@ use faults::fault::Fault;
 use faults::partition::{Shape, grudge};
 use harness::control::cluster::local::{self, LocalSpec};
 use harness::control::cluster::nodes_file::NodesFile;
-use harness::control::cluster::ssh_group;
 use harness::control::group::{Binaries, Group, Process};
 use harness::control::nemesis;
 use harness::control::remote::ssh::{HostKeyPolicy, SshNode};
@@ -86,9 +85,15 @@ async fn deployed(cluster: &Cluster) -> SeedsGroup<SshNode> {
 }
 
 async fn deployed_with(cluster: &Cluster, clock_faults: bool) -> SeedsGroup<SshNode> {
-    let seeds =
-        ssh_group(&cluster.file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), clock_faults, binaries())
-            .unwrap();
+    let seeds = SeedsGroup::over_ssh(
+        &cluster.file,
+        HostKeyPolicy::Strict,
+        |_| {},
+        Bugs::default(),
+        clock_faults,
+        binaries(),
+    )
+    .unwrap();
     let group = seeds.group();
     group.teardown().await.unwrap();
     let first = group.install(&binaries()).await.unwrap();

@@ -24,10 +24,11 @@ use nodes::protocol::bugs::Bugs;
 use nodes::runtime::config::GroupConfig;
 use tokio::sync::{Notify, watch};
 
-use crate::control::cluster::{local, ssh_group};
+use crate::control::cluster::local;
 use crate::control::group::{Binaries, group_file};
 use crate::control::remote::ssh::HostKeyPolicy;
 use crate::control::system::System;
+use crate::control::system::seeds_group::SeedsGroup;
 use crate::control::system::simulated::{self, SimulatedGroup};
 use crate::error::Error;
 use crate::plan::{NemesisKind, NodesSource, Plan};
@@ -94,7 +95,14 @@ pub async fn on_hosts(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Re
     let clock = plan.nemesis.contains(&NemesisKind::Clock);
     let bugs = Bugs::new(plan.bugs.iter().copied());
     let tune = |f: &mut _| plan.replica.apply(f);
-    let tested = match ssh_group(&file, HostKeyPolicy::Strict, tune, bugs, clock, Binaries::in_dir(bin_dir)) {
+    let tested = match SeedsGroup::over_ssh(
+        &file,
+        HostKeyPolicy::Strict,
+        tune,
+        bugs,
+        clock,
+        Binaries::in_dir(bin_dir),
+    ) {
         Ok(system) => {
             let recorder = Recorder::to_file(&dir.join("history.jsonl"))?;
             let run = Run::new(plan, &system, recorder, log, Some(dir.clone()));

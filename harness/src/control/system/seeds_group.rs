@@ -3,6 +3,7 @@
 //! timestamp file skews its clocks, and the observer and clients speak the group's protocol over
 //! TCP.
 
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,12 +14,16 @@ use faults::partition::Grudge;
 use futures::future::try_join_all;
 use nodes::client::{Client, ClientConfig, Completed, RequestError};
 use nodes::protocol::ReplicaId;
+use nodes::protocol::bugs::Bugs;
 use nodes::protocol::kv::Op;
+use nodes::runtime::config::GroupFile;
 use nodes::runtime::{NameServerReport, ReplicaReport};
 
+use crate::control::cluster::nodes_file::{NodeEntry, NodesFile};
 use crate::control::group::{Binaries, FAKETIME_FILE, Group, Process};
 use crate::control::hosts::Hosts;
 use crate::control::remote::Remote;
+use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::control::system::{SelfTermination, System, SystemClient};
 use crate::error::Error;
 
@@ -57,6 +62,44 @@ impl<R: Remote> SeedsGroup<R> {
     ) -> Result<(), Error> {
         let processes = targets.iter().map(|h| self.hosts.process(h)).collect::<Result<Vec<_>, _>>()?;
         try_join_all(processes.into_iter().map(|p| act(p))).await.map(drop)
+    }
+}
+
+impl SeedsGroup<SshNode> {
+    /// The seeds' group on the hosts of `file` over SSH, to be installed from `binaries`; `tune`
+    /// adjusts the generated group config.
+    pub fn over_ssh(
+        file: &NodesFile,
+        policy: HostKeyPolicy,
+        tune: impl FnOnce(&mut GroupFile),
+        bugs: Bugs,
+        clock_faults: bool,
+        binaries: Binaries,
+    ) -> Result<Self, Error> {
+        let resolve = |node: &NodeEntry| -> Result<IpAddr, Error> {
+            let target = file.target(node, policy);
+            (target.address.as_str(), target.port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .map(|a| a.ip())
+                .ok_or_else(|| Error::Connect {
+                    host: node.name.clone(),
+                    cause: format!("cannot resolve {}", target.address).into(),
+                })
+        };
+        let mut names = std::collections::BTreeMap::new();
+        let ns_ip = resolve(&file.nameserver)?;
+        names.insert(file.nameserver.name.clone(), (Process::NameServer, ns_ip));
+        let mut replicas = Vec::new();
+        for (i, node) in file.replicas.iter().enumerate() {
+            let ip = resolve(node)?;
+            names.insert(node.name.clone(), (Process::Replica(i as ReplicaId), ip));
+            replicas.push((SshNode::new(file.target(node, policy)), ip));
+        }
+        let nameserver = (SshNode::new(file.target(&file.nameserver, policy)), ns_ip);
+        let group = Group::new(nameserver, replicas, tune, bugs, clock_faults)?;
+        Ok(SeedsGroup::new(group, Hosts { names }, binaries))
     }
 }
 

@@ -7,7 +7,7 @@
 //! 4. [`report`]: `results.json`, `junit.xml` and `report.html`, in the run's folder of the
 //!    [`store`].
 //!
-//! Around it: [`control`] (how nodes are reached and driven), [`campaign`] (a matrix of tests),
+//! Around it: [`control`] (how nodes are reached and driven), [`campaign`] (a matrix of tests), [`explore`] (one plan under thousands of seeds, simulated),
 //! [`serve`] (the store over HTTP), [`check`] (histories of other tools), [`demo`], and the vocabularies [`error`] and [`exit`].
 
 pub mod analyze;
@@ -17,6 +17,7 @@ pub mod control;
 pub mod demo;
 pub mod error;
 pub mod exit;
+pub mod explore;
 pub mod plan;
 pub mod report;
 pub mod run;

@@ -56,6 +56,9 @@ enum Command {
     /// Run a test: deploy the group, inject faults under a client workload, heal, and check that
     /// exactly one master persists.
     Test(Box<TestArgs>),
+    /// Run one plan in the simulator under each seed of a range, on all cores; keep and list
+    /// every run that is not valid, with the command that replays it.
+    Explore(Box<ExploreArgs>),
     /// Check histories that other tools wrote (or ours) for linearizability, one line per file.
     Check(CheckPlan),
     /// Run a campaign: a matrix of tests, one after another, and a summary.
@@ -112,6 +115,29 @@ struct TestArgs {
     sim: bool,
     #[command(flatten)]
     spec: TestSpec,
+}
+
+/// `splitbrain explore`: a seed range, the threads, and the plan's flags.
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// The seeds, as `A..B` (both included).
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: std::ops::RangeInclusive<u64>,
+    /// Runs at once (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// A YAML test file (see harness/src/plan/mod.rs); every flag overrides its field.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    spec: TestSpec,
+}
+
+fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    let bad = || format!("{text:?}: give the seeds as A..B, for example 1..1000");
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a > b { Err(bad()) } else { Ok(a..=b) }
 }
 
 #[derive(Subcommand)]
@@ -197,6 +223,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("seed: {}; results: {}", plan.seed, outcome.dir.display());
             Ok(exit::of(outcome.results.valid))
         }
+        Command::Explore(ref args) => explore(args),
         Command::Check(ref plan) => Ok(harness::check::check(plan)),
         Command::Serve { port, bind, ref store } => runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind((bind, port))
@@ -249,6 +276,68 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::VALID)
         }
     }
+}
+
+/// `splitbrain explore`: a line per failing seed as it is found, then the summary.
+fn explore(args: &ExploreArgs) -> anyhow::Result<u8> {
+    if args.spec.seed.is_some() {
+        return Ok(bad_input(&"--seed: explore runs every seed of --seeds A..B"));
+    }
+    let plan = match Plan::load(args.config.as_deref(), args.spec.clone()) {
+        Ok(plan) => plan,
+        Err(e) => return Ok(bad_input(&e)),
+    };
+    let replay = replay_command();
+    let bar = indicatif::ProgressBar::new(args.seeds.clone().count() as u64);
+    let explored = harness::explore::explore(&plan, args.seeds.clone(), args.jobs, |failure| {
+        if let Some(f) = failure {
+            let (checker, why) = f.checkers.first().map_or(("-", ""), |(c, w)| (c.name(), w.as_str()));
+            let line = format!("seed {}: {checker}: {why}\n  replay: {replay} --seed {}", f.seed, f.seed);
+            if bar.is_hidden() {
+                println!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let explored = match explored {
+        Err(e @ Error::Simulation(_)) => return Ok(bad_input(&e)),
+        explored => explored?,
+    };
+    let by_checker: Vec<String> =
+        explored.by_checker().iter().map(|(c, n)| format!("{} {n}", c.name())).collect();
+    println!(
+        "{} runs, {} not valid ({}); {:.0} simulated seconds per wall-clock second ({:.1} s simulated in {:.1} s)",
+        explored.runs,
+        explored.failures.len(),
+        if by_checker.is_empty() { "none".to_string() } else { by_checker.join(", ") },
+        explored.speed(),
+        explored.simulated.as_secs_f64(),
+        explored.wall.as_secs_f64(),
+    );
+    for f in &explored.failures {
+        println!("  seed {}: {} ({})", f.seed, f.verdict.word(), f.dir.display());
+    }
+    Ok(exit::of(explored.verdict()))
+}
+
+/// `splitbrain test --sim` with this command's own flags, less those of exploring.
+fn replay_command() -> String {
+    let mut args = std::env::args().skip(1).peekable();
+    let mut words = vec!["splitbrain".to_string()];
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "explore" => words.extend(["test".to_string(), "--sim".to_string()]),
+            "--seeds" | "--jobs" => {
+                args.next();
+            }
+            a if a.starts_with("--seeds=") || a.starts_with("--jobs=") => {}
+            _ => words.push(shell_escape::escape(arg.into()).into_owned()),
+        }
+    }
+    words.join(" ")
 }
 
 /// Prints `e` and returns the exit code of bad input.

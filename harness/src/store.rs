@@ -6,19 +6,25 @@ use std::time::SystemTime;
 
 use crate::error::Error;
 
-/// Creates a fresh run directory for test `name` under `root`.
+/// Creates a fresh run directory for test `name` under `root`; runs made at once (in one
+/// second) get `-1`, `-2`, … after the timestamp.
 pub fn create_run_dir(root: &Path, name: &str) -> Result<PathBuf, Error> {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace(':', "");
     let base = root.join(name);
     std::fs::create_dir_all(&base).map_err(|e| Error::file(&base, e))?;
     let mut dir = base.join(&stamp);
     let mut n = 1;
-    while dir.exists() {
-        dir = base.join(format!("{stamp}-{n}"));
-        n += 1;
+    loop {
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            // Another run (of this process or another) took the name first.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                dir = base.join(format!("{stamp}-{n}"));
+                n += 1;
+            }
+            Err(e) => return Err(Error::file(&dir, e)),
+        }
     }
-    std::fs::create_dir(&dir).map_err(|e| Error::file(&dir, e))?;
-    Ok(dir)
 }
 
 /// Points `<root>/latest` and `<root>/<test>/latest` at `run` (replacing each link atomically).

@@ -248,3 +248,28 @@ fn the_simulator_refuses_a_plan_on_hosts_it_did_not_make() {
     assert!(matches!(refused, harness::error::Error::Simulation(_)), "{refused}");
     assert!(refused.to_string().contains("give --nodes"), "{refused}");
 }
+
+#[test]
+fn explore_keeps_each_failing_seed_with_its_report_and_nothing_for_the_correct_group() {
+    let store = tempfile::tempdir().unwrap();
+    let explored = |bugs: Vec<Bug>| {
+        let mut plan = main_plan(0, bugs);
+        plan.store = store.path().join(format!("{}", plan.bugs.len()));
+        harness::explore::explore(&plan, 1..=6, 2, |_| {}).unwrap()
+    };
+    let buggy = explored(vec![Bug::NoNsDedup]);
+    assert_eq!(buggy.runs, 6);
+    assert_eq!(buggy.failures.len(), 6, "no-ns-dedup is caught on every seed");
+    assert_eq!(buggy.verdict(), Verdict::Invalid);
+    assert_eq!(buggy.by_checker().get(&results::Checker::Mastership), Some(&6), "{:?}", buggy.by_checker());
+    for failure in &buggy.failures {
+        for file in ["test.yaml", "history.jsonl", "results.json", "report.html"] {
+            assert!(failure.dir.join(file).is_file(), "seed {}: {file} is kept", failure.seed);
+        }
+    }
+    let seeds: BTreeSet<u64> = buggy.failures.iter().map(|f| f.seed).collect();
+    assert_eq!(seeds, (1..=6).collect(), "one failure per seed, each its own folder");
+    let correct = explored(Vec::new());
+    assert!(correct.failures.is_empty(), "{:?}", correct.failures);
+    assert!(correct.simulated > std::time::Duration::from_secs(6 * 30), "every run covered its 30 s");
+}

@@ -1,6 +1,8 @@
 //! `splitbrain explore`: one plan run in the simulator under each seed of a range, on all
-//! cores; every run that is not valid is kept in the store (the layout of any run, its report
-//! included) with the command that replays it.
+//! cores. Every run that is not valid is shrunk to a smallest fault schedule that still fails the
+//! same checker (delta debugging over its fault windows, then their durations, then the
+//! workload's length) and kept in the store as that smaller run (the layout of any run, its
+//! report and `schedule.yaml` included), to replay with `splitbrain test --replay`.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -14,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::plan::Plan;
+use crate::plan::schedule::{Schedule, Timed};
 use crate::{report, run, store};
 
 /// A run that was not valid.
@@ -25,8 +28,12 @@ pub struct Failure {
     pub verdict: Verdict,
     /// Each checker that did not say valid, with its one-line reason.
     pub checkers: Vec<(Checker, String)>,
-    /// Its folder in the store.
+    /// Its folder in the store (the shrunk run's).
     pub dir: PathBuf,
+    /// The fault schedule of the stored run.
+    pub schedule: Schedule,
+    /// Faults started in the run as first found.
+    pub found_with: usize,
 }
 
 /// What an exploration found.
@@ -66,11 +73,13 @@ impl Explored {
 }
 
 /// Runs `plan` under every seed of `seeds` on `jobs` threads (all cores when 0), calling
-/// `progress` after each run; stores every run that is not valid under the plan's store.
+/// `progress` after each run; shrinks (when `shrink`) and stores every run that is not valid
+/// under the plan's store.
 pub fn explore(
     plan: &Plan,
     seeds: RangeInclusive<u64>,
     jobs: usize,
+    shrink: bool,
     progress: impl Fn(Option<&Failure>) + Sync,
 ) -> Result<Explored, Error> {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -83,7 +92,7 @@ pub fn explore(
             .clone()
             .into_par_iter()
             .map(|seed| {
-                let outcome = one(plan, seed);
+                let outcome = one(plan, seed, shrink);
                 if let Ok((_, failure)) = &outcome {
                     progress(failure.as_ref());
                 }
@@ -103,8 +112,8 @@ pub fn explore(
     Ok(explored)
 }
 
-/// Simulates and checks `plan` under `seed`; stores the run when it is not valid.
-fn one(plan: &Plan, seed: u64) -> Result<(Duration, Option<Failure>), Error> {
+/// Simulates and checks `plan` under `seed`; shrinks and stores the run when it is not valid.
+fn one(plan: &Plan, seed: u64, shrink: bool) -> Result<(Duration, Option<Failure>), Error> {
     let plan = Plan { seed, ..plan.clone() };
     let history = run::simulate(&plan)?;
     let simulated = Duration::from_nanos(history.last().map_or(0, |o| o.time));
@@ -112,15 +121,114 @@ fn one(plan: &Plan, seed: u64) -> Result<(Duration, Option<Failure>), Error> {
     if results.valid == Verdict::Valid {
         return Ok((simulated, None));
     }
+    let found_with = Schedule::of_history(&history).starts();
+    let (plan, history, results) =
+        if shrink { shrunk(plan, history, results)? } else { (plan, history, results) };
     let dir = keep(&plan, &history, &results)?;
-    let checkers = results
-        .checkers
-        .each()
-        .into_iter()
-        .filter(|(_, r)| r.verdict() != Verdict::Valid)
-        .map(|(name, r)| (name, r.summary()))
-        .collect();
-    Ok((simulated, Some(Failure { seed, verdict: results.valid, checkers, dir })))
+    let checkers = failing(&results);
+    let schedule = Schedule::of_history(&history);
+    Ok((simulated, Some(Failure { seed, verdict: results.valid, checkers, dir, schedule, found_with })))
+}
+
+/// Each checker of `results` that did not say valid, with its summary.
+fn failing(results: &Results) -> Vec<(Checker, String)> {
+    let each = results.checkers.each();
+    each.into_iter().filter(|(_, r)| r.verdict() != Verdict::Valid).map(|(n, r)| (n, r.summary())).collect()
+}
+
+/// A run found failing checker `target`, as its plan, history and results.
+type Run = (Plan, Vec<Op>, Results);
+
+/// The smallest run this search finds that still fails the first checker `results` names:
+/// fewest fault windows (delta debugging), then each window as short as it can be, then the
+/// workload as short as it can be. The run as found when its own schedule does not fail again.
+fn shrunk(plan: Plan, history: Vec<Op>, results: Results) -> Result<Run, Error> {
+    let Some((target, _)) = failing(&results).into_iter().next() else { return Ok((plan, history, results)) };
+    let attempt = |plan: &Plan, windows: &[Window]| -> Result<Option<Run>, Error> {
+        let plan = Plan { schedule: Some(Schedule::of_windows(windows)), ..plan.clone() };
+        let history = run::simulate(&plan)?;
+        let results = results::check(&history, &plan.checkers);
+        let fails = failing(&results).iter().any(|(c, _)| *c == target);
+        Ok(fails.then_some((plan, history, results)))
+    };
+    let windows = Schedule::of_history(&history).windows();
+    let Some(mut best) = attempt(&plan, &windows)? else { return Ok((plan, history, results)) };
+    let mut windows = ddmin(windows, |w| Ok(attempt(&plan, w)?.is_some()))?;
+    // Each window as short as it fails: halve it while it does, down to 100 ms.
+    for i in 0..windows.len() {
+        while let (start, Some(end)) = &windows[i] {
+            let length = end.at_ms - start.at_ms;
+            if length < 200 {
+                break;
+            }
+            let mut shorter = windows.clone();
+            if let Some(end) = &mut shorter[i].1 {
+                end.at_ms = start.at_ms + length / 2;
+            }
+            if attempt(&plan, &shorter)?.is_none() {
+                break;
+            }
+            windows = shorter;
+        }
+    }
+    best = attempt(&plan, &windows)?.unwrap_or(best);
+    // The workload as short as it fails, but never cutting a fault off.
+    let last = windows.iter().map(|(s, e)| e.as_ref().unwrap_or(s).at_ms).max().unwrap_or(0);
+    let mut time_limit = best.0.time_limit;
+    loop {
+        let shorter = (time_limit / 2).max(Duration::from_millis(last + 1000));
+        if shorter >= time_limit {
+            break;
+        }
+        let plan = Plan { time_limit: shorter, ..best.0.clone() };
+        match attempt(&plan, &windows)? {
+            Some(run) => {
+                time_limit = shorter;
+                best = run;
+            }
+            None => break,
+        }
+    }
+    Ok(best)
+}
+
+/// A fault and the one that undoes it.
+type Window = (Timed, Option<Timed>);
+
+/// Delta debugging (Zeller's ddmin): a smallest subset of `items` (1-minimal: no one item can
+/// go) for which `fails` holds, given that it holds for all of them.
+fn ddmin<T: Clone>(
+    mut items: Vec<T>,
+    mut fails: impl FnMut(&[T]) -> Result<bool, Error>,
+) -> Result<Vec<T>, Error> {
+    if fails(&[])? {
+        return Ok(Vec::new());
+    }
+    let mut n = 2;
+    while items.len() >= 2 {
+        let size = items.len().div_ceil(n);
+        let chunks: Vec<Vec<T>> = items.chunks(size).map(<[T]>::to_vec).collect();
+        let mut reduced = false;
+        for (i, chunk) in chunks.iter().enumerate() {
+            if fails(chunk)? {
+                (items, n, reduced) = (chunk.clone(), 2, true);
+                break;
+            }
+            let rest: Vec<T> =
+                chunks.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, c)| c.clone()).collect();
+            if chunks.len() > 2 && fails(&rest)? {
+                (items, n, reduced) = (rest, (n - 1).max(2), true);
+                break;
+            }
+        }
+        if !reduced {
+            if n >= items.len() {
+                break;
+            }
+            n = (2 * n).min(items.len());
+        }
+    }
+    Ok(items)
 }
 
 /// Stores a failing run as any run is stored: the plan, the history, the reports.
@@ -137,4 +245,19 @@ fn keep(plan: &Plan, history: &[Op], results: &Results) -> Result<PathBuf, Error
     writer.flush().map_err(|e| Error::file(&path, e))?;
     report::write(&dir, results, history)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddmin_finds_a_one_minimal_subset() {
+        let needs = |set: &[u32]| Ok(set.contains(&3) && set.contains(&7));
+        assert_eq!(ddmin((0..10).collect(), needs).unwrap(), vec![3, 7]);
+        let any = |set: &[u32]| Ok(set.iter().any(|&x| x % 4 == 1));
+        assert_eq!(ddmin((0..10).collect(), any).unwrap().len(), 1);
+        let always = |_: &[u32]| Ok(true);
+        assert!(ddmin((0..10).collect(), always).unwrap().is_empty(), "no item needed");
+    }
 }

@@ -113,6 +113,10 @@ struct TestArgs {
     /// the same run flow, replica cores, schedule, checkers and stored files, in virtual time.
     #[arg(long)]
     sim: bool,
+    /// Run a stored run again: its plan (test.yaml) and the faults it applied (schedule.yaml), at
+    /// their times; --nodes, --nodes-file, --node, --name and --store may change where.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "config")]
+    replay: Option<PathBuf>,
     #[command(flatten)]
     spec: TestSpec,
 }
@@ -126,6 +130,9 @@ struct ExploreArgs {
     /// Runs at once (default: one per core).
     #[arg(long, default_value_t = 0)]
     jobs: usize,
+    /// Keep each failing run as found, without shrinking its fault schedule.
+    #[arg(long)]
+    no_shrink: bool,
     /// A YAML test file (see harness/src/plan/mod.rs); every flag overrides its field.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -201,7 +208,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(demo::report(&outcome))
         }
         Command::Test(ref args) => {
-            let plan = match Plan::load(args.config.as_deref(), args.spec.clone()) {
+            let plan = match &args.replay {
+                Some(dir) => Plan::replay(dir, args.spec.clone()),
+                None => Plan::load(args.config.as_deref(), args.spec.clone()),
+            };
+            let plan = match plan {
                 Ok(plan) => plan,
                 Err(e) => return Ok(bad_input(&e)),
             };
@@ -287,12 +298,18 @@ fn explore(args: &ExploreArgs) -> anyhow::Result<u8> {
         Ok(plan) => plan,
         Err(e) => return Ok(bad_input(&e)),
     };
-    let replay = replay_command();
     let bar = indicatif::ProgressBar::new(args.seeds.clone().count() as u64);
-    let explored = harness::explore::explore(&plan, args.seeds.clone(), args.jobs, |failure| {
+    let shrink = !args.no_shrink;
+    let explored = harness::explore::explore(&plan, args.seeds.clone(), args.jobs, shrink, |failure| {
         if let Some(f) = failure {
             let (checker, why) = f.checkers.first().map_or(("-", ""), |(c, w)| (c.name(), w.as_str()));
-            let line = format!("seed {}: {checker}: {why}\n  replay: {replay} --seed {}", f.seed, f.seed);
+            let line = format!(
+                "seed {}: {checker}: {why}\n  failing schedule: {} (found with {}); replay: splitbrain test --sim --replay {} (on the local cluster: without --sim)",
+                f.seed,
+                f.schedule.summary(),
+                f.found_with,
+                shell_escape::escape(f.dir.display().to_string().into()),
+            );
             if bar.is_hidden() {
                 println!("{line}");
             } else {
@@ -321,23 +338,6 @@ fn explore(args: &ExploreArgs) -> anyhow::Result<u8> {
         println!("  seed {}: {} ({})", f.seed, f.verdict.word(), f.dir.display());
     }
     Ok(exit::of(explored.verdict()))
-}
-
-/// `splitbrain test --sim` with this command's own flags, less those of exploring.
-fn replay_command() -> String {
-    let mut args = std::env::args().skip(1).peekable();
-    let mut words = vec!["splitbrain".to_string()];
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "explore" => words.extend(["test".to_string(), "--sim".to_string()]),
-            "--seeds" | "--jobs" => {
-                args.next();
-            }
-            a if a.starts_with("--seeds=") || a.starts_with("--jobs=") => {}
-            _ => words.push(shell_escape::escape(arg.into()).into_owned()),
-        }
-    }
-    words.join(" ")
 }
 
 /// Prints `e` and returns the exit code of bad input.

@@ -255,7 +255,7 @@ fn explore_keeps_each_failing_seed_with_its_report_and_nothing_for_the_correct_g
     let explored = |bugs: Vec<Bug>| {
         let mut plan = main_plan(0, bugs);
         plan.store = store.path().join(format!("{}", plan.bugs.len()));
-        harness::explore::explore(&plan, 1..=6, 2, |_| {}).unwrap()
+        harness::explore::explore(&plan, 1..=6, 2, true, |_| {}).unwrap()
     };
     let buggy = explored(vec![Bug::NoNsDedup]);
     assert_eq!(buggy.runs, 6);
@@ -267,9 +267,36 @@ fn explore_keeps_each_failing_seed_with_its_report_and_nothing_for_the_correct_g
             assert!(failure.dir.join(file).is_file(), "seed {}: {file} is kept", failure.seed);
         }
     }
+    for failure in &buggy.failures {
+        assert!(failure.schedule.starts() <= failure.found_with, "shrinking never adds faults");
+        let plan = Plan::replay(&failure.dir, TestSpec::default()).unwrap();
+        let (_, again) = tests::simulate(&plan);
+        assert_eq!(again.valid, Verdict::Invalid, "seed {}: the kept schedule fails again", failure.seed);
+    }
     let seeds: BTreeSet<u64> = buggy.failures.iter().map(|f| f.seed).collect();
     assert_eq!(seeds, (1..=6).collect(), "one failure per seed, each its own folder");
     let correct = explored(Vec::new());
     assert!(correct.failures.is_empty(), "{:?}", correct.failures);
     assert!(correct.simulated > std::time::Duration::from_secs(6 * 30), "every run covered its 30 s");
+}
+
+#[test]
+fn a_runs_schedule_replayed_in_the_simulator_applies_the_same_faults_and_gives_the_same_verdict() {
+    let store = tempfile::tempdir().unwrap();
+    let mut spec = spec(11, 20, 3, &["partition", "kill", "pause"]);
+    spec.store = Some(store.path().to_path_buf());
+    let plan = Plan::from_spec(spec, 0, None).unwrap();
+    let first = harness::run::simulated(&plan).unwrap();
+    let schedule = harness::plan::schedule::Schedule::load(&first.dir.join("schedule.yaml")).unwrap();
+    assert!(schedule.starts() >= 3, "the faults were written down: {}", schedule.summary());
+    let replayed =
+        Plan::replay(&first.dir, TestSpec { name: Some("again".into()), ..TestSpec::default() }).unwrap();
+    let again = harness::run::simulated(&replayed).unwrap();
+    let again_schedule = harness::plan::schedule::Schedule::load(&again.dir.join("schedule.yaml")).unwrap();
+    assert_eq!(again_schedule, schedule, "the same faults at the same times");
+    assert_eq!(again.results.valid, first.results.valid);
+    let read = |d: &std::path::Path| std::fs::read(d.join("history.jsonl")).unwrap();
+    assert!(read(&first.dir) == read(&again.dir), "the same seed and schedule give the same history");
+    let report = std::fs::read_to_string(again.dir.join("report.html")).unwrap();
+    assert!(report.contains(&format!("fault schedule: {}", schedule.summary())), "the report names it");
 }

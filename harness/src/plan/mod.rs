@@ -19,6 +19,7 @@
 //! ```
 
 pub mod generator;
+pub mod schedule;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ use nodes::protocol::bugs::Bug;
 use nodes::protocol::params::{AckMode, RecoveryMode};
 use nodes::runtime::config::{GroupFile, SchemeName};
 use serde::{Deserialize, Serialize};
+
+use crate::plan::schedule::Schedule;
 
 /// A plan that cannot be run, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +223,10 @@ pub struct TestSpec {
     /// mastership, convergence, linearizable, set, stats, perf.
     #[arg(long, value_delimiter = ',', value_parser = Checker::parse)]
     pub checkers: Option<Vec<Checker>>,
+    /// Apply this schedule file's faults at their times instead of drawing faults from the seed
+    /// (see harness/src/plan/schedule.rs; every run writes its own as schedule.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
     /// Replica settings.
     #[serde(default)]
     #[command(flatten)]
@@ -275,6 +282,7 @@ impl TestSpec {
             op_timeout_ms: self.op_timeout_ms.or(other.op_timeout_ms),
             bugs: self.bugs.or(other.bugs),
             checkers: self.checkers.or(other.checkers),
+            schedule: self.schedule.or(other.schedule),
             replica: self.replica.or(other.replica),
             store: self.store.or(other.store),
         }
@@ -346,6 +354,9 @@ pub struct Plan {
     pub replica: ReplicaSettings,
     /// The store's root.
     pub store: PathBuf,
+    /// Faults to apply at their times instead of drawing them from the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
 }
 
 impl Plan {
@@ -357,6 +368,28 @@ impl Plan {
             None => TestSpec::default(),
         };
         Plan::from_spec(flags.or(file), random_seed(), config)
+    }
+
+    /// The plan of the stored run in `dir` (its `test.yaml`) with the schedule it applied (its
+    /// `schedule.yaml`), to run again; `flags` may choose other nodes (`--nodes`,
+    /// `--nodes-file`, `--node`), another name and another store.
+    pub fn replay(dir: &Path, flags: TestSpec) -> Result<Plan, PlanError> {
+        let origin = |file: &str| dir.join(file).display().to_string();
+        let read = |file: &str| {
+            std::fs::read_to_string(dir.join(file)).map_err(|e| PlanError {
+                origin: format!("--replay {}", origin(file)),
+                problem: e.to_string(),
+            })
+        };
+        let mut plan: Plan = serde_yaml::from_str(&read("test.yaml")?)
+            .map_err(|e| PlanError { origin: origin("test.yaml"), problem: e.to_string() })?;
+        plan.schedule = Some(Schedule::load(&dir.join("schedule.yaml"))?);
+        if flags.nodes.is_some() || flags.nodes_file.is_some() || flags.hosts.is_some() {
+            plan.nodes = Plan::from_spec(flags.clone(), plan.seed, None)?.nodes;
+        }
+        plan.name = flags.name.unwrap_or(plan.name);
+        plan.store = flags.store.unwrap_or(plan.store);
+        Ok(plan)
     }
 
     /// Validates `spec` (flags merged over the file); `random_seed` is used when none is given.
@@ -464,6 +497,11 @@ impl Plan {
             checkers,
             replica: spec.replica,
             store: spec.store.unwrap_or_else(|| PathBuf::from("store")),
+            schedule: spec
+                .schedule
+                .map(|path| Schedule::load(&path))
+                .transpose()
+                .map_err(|e| bad("schedule", "schedule", e.to_string()))?,
         })
     }
 }

@@ -40,6 +40,12 @@ pub fn report(name: &str, results: &Results, ops: &[Op], dir: &Path) -> String {
         word.to_uppercase(),
         escape(name)
     );
+    let schedule = crate::plan::schedule::Schedule::of_history(ops);
+    let _ = writeln!(
+        page,
+        "<p id=\"schedule\">fault schedule: {} (<a href=\"schedule.yaml\">schedule.yaml</a>, to run again with <code>--replay</code>)</p>",
+        escape(&schedule.summary())
+    );
     checkers_table(&mut page, results);
     anomalies(&mut page, results, ops, dir);
     timeline(&mut page, results, ops, span);

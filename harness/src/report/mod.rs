@@ -1,5 +1,6 @@
 //! The run's reports, written into its folder of the store: `results.json` (the checkers'
-//! results), `junit.xml` (one test case per checker, for CI) and `report.html` (one page to read).
+//! results), `junit.xml` (one test case per checker, for CI), `report.html` (one page to read)
+//! and `schedule.yaml` (the faults it applied, to replay with `--replay`).
 
 pub mod html;
 pub mod junit;
@@ -13,9 +14,10 @@ use checkers::results::{Checker, Results};
 
 use crate::analyze;
 use crate::error::Error;
+use crate::plan::schedule::Schedule;
 
-/// Writes `results.json`, `junit.xml` and `report.html` of the run stored in `dir`, whose
-/// history is `ops`. The test's name is the run directory's parent's name.
+/// Writes `results.json`, `junit.xml`, `report.html` and `schedule.yaml` of the run stored in
+/// `dir`, whose history is `ops`. The test's name is the run directory's parent's name.
 pub fn write(dir: &Path, results: &Results, ops: &[Op]) -> Result<(), Error> {
     let write = |file: &str, text: String| {
         let path = dir.join(file);
@@ -28,7 +30,8 @@ pub fn write(dir: &Path, results: &Results, ops: &[Op]) -> Result<(), Error> {
         .and_then(|d| d.parent()?.file_name()?.to_str().map(String::from))
         .unwrap_or_default();
     write("junit.xml", junit::junit(&name, results))?;
-    write("report.html", html::report(&name, results, ops, dir))
+    write("report.html", html::report(&name, results, ops, dir))?;
+    write("schedule.yaml", Schedule::of_history(ops).to_yaml())
 }
 
 /// Analyses the run stored in `dir` again with the `chosen` checkers and rewrites its reports:

@@ -18,12 +18,14 @@ use crate::control::nemesis;
 use crate::control::system::{System, SystemClient};
 use crate::error::Error;
 use crate::plan::generator::{self, ClientGen, Step};
+use crate::plan::schedule::{WORKLOAD_END, WORKLOAD_START};
 use crate::run::Run;
 
 /// Runs the clients and the nemesis until the time limit, or until `interrupt` is notified;
 /// returns whether it was.
 pub async fn workload<S: System>(run: &Run<'_, S>, interrupt: &Notify) -> Result<bool, Error> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    run.recorder.harness(WORKLOAD_START, serde_json::Value::Null)?;
     let workload_start = run.recorder.start().elapsed();
     let deadline = run.recorder.start() + workload_start + run.plan.time_limit;
     let workers = futures::future::join_all(
@@ -45,6 +47,7 @@ pub async fn workload<S: System>(run: &Run<'_, S>, interrupt: &Notify) -> Result
     let (worked, nemesis, interrupted) = tokio::join!(workers, nemesis, timer);
     worked.into_iter().collect::<Result<Vec<()>, Error>>()?;
     nemesis?;
+    run.recorder.harness(WORKLOAD_END, serde_json::Value::Null)?;
     Ok(interrupted)
 }
 
@@ -173,14 +176,25 @@ async fn observe<S: System>(run: &Run<'_, S>, mut stop: watch::Receiver<bool>) -
     }
 }
 
-/// Follows the seeded schedule: start a fault, later undo it, until the workload ends; a fault
-/// still running at the end is left to the final phase.
+/// Follows the plan's schedule when it has one, else the seeded one: start a fault, later undo
+/// it, until the workload ends; a fault still running at the end is left to the final phase.
 async fn run_nemesis<S: System>(
     run: &Run<'_, S>,
     mut stop: watch::Receiver<bool>,
     workload_start: Duration,
 ) -> Result<(), Error> {
     let plan = run.plan;
+    if let Some(schedule) = &plan.schedule {
+        for timed in &schedule.faults {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => return Ok(()),
+                _ = tokio::time::sleep_until(run.recorder.start() + workload_start + Duration::from_millis(timed.at_ms)) => {}
+            }
+            apply_recorded(run, &timed.fault).await?;
+        }
+        return Ok(());
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed.rotate_left(17));
     let replicas = run.system.replicas();
     let nameserver = run.system.nameserver().cloned().unwrap_or_default();

@@ -1,0 +1,126 @@
+//! A fault schedule as data: each fault with its resolved targets, at its time from the start of
+//! the workload. Every run writes the schedule it applied (`schedule.yaml` in its folder);
+//! `--schedule FILE` and `--replay RUN_DIR` run one again instead of drawing faults from the seed,
+//! on hosts or in the simulator.
+//!
+//! ```yaml
+//! faults:
+//!   - { at_ms: 5000, fault: { fault: partition, grudge: { n1: [n2, n3, ns], n2: [n1], n3: [n1], ns: [n1] } } }
+//!   - { at_ms: 10000, fault: { fault: heal } }
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use checkers::history::{Op, OpType};
+use faults::fault::Fault;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::PlanError;
+
+/// The history event that marks the start of the workload, from which schedules are timed.
+pub const WORKLOAD_START: &str = "workload-start";
+/// The history event that marks the end of the workload, before the final phase heals.
+pub const WORKLOAD_END: &str = "workload-end";
+
+/// One fault of a schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timed {
+    /// Milliseconds after the workload's start.
+    pub at_ms: u64,
+    /// The fault, its targets resolved.
+    pub fault: Fault,
+}
+
+/// The faults of a run, in order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// The faults.
+    pub faults: Vec<Timed>,
+}
+
+impl Schedule {
+    /// Reads a schedule file; errors name the file and line.
+    pub fn load(path: &Path) -> Result<Self, PlanError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlanError { origin: origin.clone(), problem: e.to_string() })?;
+        serde_yaml::from_str(&text).map_err(|e| {
+            let at = e.location().map(|l| format!("{origin}:{}", l.line())).unwrap_or(origin);
+            PlanError { origin: at, problem: e.to_string() }
+        })
+    }
+
+    /// The schedule as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).expect("a schedule serializes")
+    }
+
+    /// The faults a history's nemesis applied during the workload (not those of the final
+    /// phase), timed from its workload's start.
+    pub fn of_history(ops: &[Op]) -> Schedule {
+        let start = ops.iter().find(|o| o.process.is_harness() && o.f == WORKLOAD_START).map(|o| o.time);
+        let Some(start) = start else { return Schedule::default() };
+        let faults = ops
+            .iter()
+            .skip_while(|o| o.time < start)
+            .take_while(|o| !(o.process.is_harness() && o.f == WORKLOAD_END))
+            .filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke)
+            .filter_map(|o| {
+                let fault = serde_json::from_value(o.value.clone()).ok()?;
+                Some(Timed { at_ms: (o.time - start) / 1_000_000, fault })
+            })
+            .collect();
+        Schedule { faults }
+    }
+
+    /// The faults that start something (not the heals, restarts and resumes that undo one).
+    pub fn starts(&self) -> usize {
+        self.faults.iter().filter(|t| t.fault.inverse().is_some()).count()
+    }
+
+    /// How long from the first fault to the last.
+    pub fn span(&self) -> Duration {
+        match (self.faults.first(), self.faults.last()) {
+            (Some(a), Some(b)) => Duration::from_millis(b.at_ms - a.at_ms),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// "2 faults over 4.1 s", for reports and the console.
+    pub fn summary(&self) -> String {
+        let n = self.starts();
+        format!("{n} fault{} over {:.1} s", if n == 1 { "" } else { "s" }, self.span().as_secs_f64())
+    }
+
+    /// The fault windows: each fault that starts something with the one that undoes it next
+    /// (a fault still running at the end has none).
+    pub fn windows(&self) -> Vec<(Timed, Option<Timed>)> {
+        let mut windows = Vec::new();
+        let mut open: Option<Timed> = None;
+        for timed in &self.faults {
+            if timed.fault.inverse().is_some() {
+                if let Some(start) = open.take() {
+                    windows.push((start, None));
+                }
+                open = Some(timed.clone());
+            } else if let Some(start) = open.take() {
+                windows.push((start, Some(timed.clone())));
+            }
+        }
+        windows.extend(open.map(|start| (start, None)));
+        windows
+    }
+
+    /// The schedule of `windows`, in time order.
+    pub fn of_windows(windows: &[(Timed, Option<Timed>)]) -> Schedule {
+        let mut faults: Vec<Timed> = windows
+            .iter()
+            .flat_map(|(start, end)| std::iter::once(start.clone()).chain(end.clone()))
+            .collect();
+        faults.sort_by_key(|t| t.at_ms);
+        Schedule { faults }
+    }
+}

@@ -417,3 +417,39 @@ fn sigint_during_a_campaign_stops_the_run_heals_tears_down_and_sums_up_what_ran(
     std::fs::remove_dir_all(store).unwrap();
     std::fs::remove_file(file).unwrap();
 }
+
+#[test]
+fn a_failure_found_in_simulation_fails_again_on_the_local_cluster_for_each_bug() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let spec = e2e_cluster();
+    let store = store("replay");
+    let mut missed = Vec::new();
+    for bug in ["no-self-monitoring", "no-ns-dedup", "never-yield", "no-forward"] {
+        let found = store.join("sim").join(bug);
+        let explored = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+            .args(["explore", "--seeds", "1..4", "--time-limit", "30", "--nemesis", "partition,kill"])
+            .args(["--nemesis-interval", "5", "--ack", "every-member", "--bug", bug, "--store"])
+            .arg(&found)
+            .output()
+            .unwrap();
+        assert_eq!(explored.status.code(), Some(1), "{bug} is found in simulation");
+        let failure =
+            histories(&found).first().expect("a failing run is kept").parent().unwrap().to_path_buf();
+        let replayed = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+            .args(["test", "--replay"])
+            .arg(&failure)
+            .arg("--nodes-file")
+            .arg(spec.nodes_file_path())
+            .arg("--store")
+            .arg(store.join("real"))
+            .output()
+            .unwrap();
+        if replayed.status.code() != Some(1) {
+            missed.push((bug, String::from_utf8_lossy(&replayed.stdout).into_owned()));
+        }
+    }
+    local::down(&spec.state_dir, &spec.prefix).unwrap();
+    assert_nothing_left(&spec.state_dir, &spec.prefix);
+    assert!(missed.is_empty(), "schedules found in simulation that real hosts survived: {missed:#?}");
+    std::fs::remove_dir_all(store).unwrap();
+}

@@ -89,10 +89,17 @@ impl Schedule {
         }
     }
 
-    /// "2 faults over 4.1 s", for reports and the console.
+    /// "2 faults over 4.1 s", for reports and the console ("…, the last until the final phase"
+    /// when one is never undone during the workload).
     pub fn summary(&self) -> String {
         let n = self.starts();
-        format!("{n} fault{} over {:.1} s", if n == 1 { "" } else { "s" }, self.span().as_secs_f64())
+        let open = self.windows().iter().any(|(_, end)| end.is_none());
+        format!(
+            "{n} fault{} over {:.1} s{}",
+            if n == 1 { "" } else { "s" },
+            self.span().as_secs_f64(),
+            if open { ", the last until the final phase" } else { "" }
+        )
     }
 
     /// The fault windows: each fault that starts something with the one that undoes it next
@@ -122,5 +129,33 @@ impl Schedule {
             .collect();
         faults.sort_by_key(|t| t.at_ms);
         Schedule { faults }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(at_ms: u64, fault: Fault) -> Timed {
+        Timed { at_ms, fault }
+    }
+
+    #[test]
+    fn windows_pair_each_fault_with_its_undoing_and_rebuild_the_schedule() {
+        let hosts = vec!["n1".to_string()];
+        let schedule = Schedule {
+            faults: vec![
+                at(1000, Fault::Kill { hosts: hosts.clone() }),
+                at(3000, Fault::Start { hosts: hosts.clone() }),
+                at(5000, Fault::Pause { hosts: hosts.clone() }),
+            ],
+        };
+        let windows = schedule.windows();
+        assert_eq!(windows.len(), 2);
+        assert!(windows[0].1.is_some() && windows[1].1.is_none());
+        assert_eq!(Schedule::of_windows(&windows), schedule);
+        assert_eq!(schedule.summary(), "2 faults over 4.0 s, the last until the final phase");
+        let text = schedule.to_yaml();
+        assert_eq!(serde_yaml::from_str::<Schedule>(&text).unwrap(), schedule, "{text}");
     }
 }

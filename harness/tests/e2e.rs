@@ -453,3 +453,45 @@ fn a_failure_found_in_simulation_fails_again_on_the_local_cluster_for_each_bug()
     assert!(missed.is_empty(), "schedules found in simulation that real hosts survived: {missed:#?}");
     std::fs::remove_dir_all(store).unwrap();
 }
+
+#[test]
+fn a_real_runs_schedule_replayed_in_the_simulator_gives_the_same_mastership_verdict() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let spec = e2e_cluster();
+    let store = store("converse");
+    let mut verdicts = Vec::new();
+    for (seed, bug) in [("1", "no-self-monitoring"), ("2", "none")] {
+        let nodes_file = spec.nodes_file_path();
+        let mut args = vec!["--nodes-file", nodes_file.to_str().unwrap(), "--concurrency", "5"];
+        args.extend(["--time-limit", "20", "--nemesis", "partition,kill", "--nemesis-interval", "5"]);
+        args.extend(["--ack", "every-member", "--seed", seed, "--name", "real"]);
+        if bug != "none" {
+            args.extend(["--bug", bug]);
+        }
+        let real = splitbrain(&args, &store);
+        let dir = std::fs::canonicalize(&real.dir).unwrap();
+        let sim = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+            .args(["test", "--sim", "--nodes", "5", "--name", "sim", "--replay"])
+            .arg(&dir)
+            .arg("--store")
+            .arg(&store)
+            .output()
+            .unwrap();
+        let sim_results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(store.join("latest/results.json")).unwrap())
+                .unwrap();
+        let mastership = |r: &serde_json::Value| r["checkers"]["mastership"]["valid"].clone();
+        verdicts.push((bug, mastership(&real.results), mastership(&sim_results), sim.status.code()));
+    }
+    local::down(&spec.state_dir, &spec.prefix).unwrap();
+    assert_nothing_left(&spec.state_dir, &spec.prefix);
+    for (bug, real, sim, _) in &verdicts {
+        assert_eq!(
+            real, sim,
+            "{bug}: the simulator judges the real run's schedule as real hosts did: {verdicts:?}"
+        );
+    }
+    assert_eq!(verdicts[0].1, false, "no-self-monitoring is caught on real hosts: {verdicts:?}");
+    assert_eq!(verdicts[1].1, true, "the correct group is valid: {verdicts:?}");
+    std::fs::remove_dir_all(store).unwrap();
+}

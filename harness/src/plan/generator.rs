@@ -12,7 +12,7 @@ use nodes::protocol::kv::{Op, Value};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::plan::{NemesisKind, Plan, Workload};
+use crate::plan::{NemesisKind, Plan, Policy, Workload};
 
 /// Keys of the register workload.
 pub const REGISTER_KEYS: [&str; 5] = ["r0", "r1", "r2", "r3", "r4"];
@@ -106,7 +106,8 @@ pub fn resolve(
     // fault goes for the master (cut it off, kill, pause or skew it), since that is what breaks
     // election, self-monitoring and replication; the other half draws uniformly, so every shape
     // and target of the plan is still exercised.
-    let at_master = |rng: &mut ChaCha8Rng| master.is_some() && rng.random_bool(MASTER_BIAS);
+    let aware = plan.policy == Policy::MastershipAware;
+    let at_master = |rng: &mut ChaCha8Rng| aware && master.is_some() && rng.random_bool(MASTER_BIAS);
     let targets = |rng: &mut ChaCha8Rng| {
         let selector = if plan.targets.contains(&Selector::Master) && at_master(rng) {
             Selector::Master

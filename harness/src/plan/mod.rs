@@ -10,6 +10,7 @@
 //! nemesis: [partition, kill]
 //! nemesis_interval: 10
 //! partition_shapes: [halves, isolate-master]
+//! policy: mastership-aware   # or uniform: how faults pick their targets
 //! seed: 42
 //! recovery_time: 15
 //! stability_window: 5
@@ -80,6 +81,18 @@ impl NemesisKind {
         kinds.dedup();
         Ok(kinds)
     }
+}
+
+/// How the nemesis picks a fault's targets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    /// Half the time, when the plan allows it, at the current master (isolate it, kill, pause or
+    /// skew it); else uniformly among the plan's shapes and targets.
+    #[default]
+    MastershipAware,
+    /// Always uniformly among the plan's shapes and targets.
+    Uniform,
 }
 
 /// The client workload.
@@ -198,6 +211,10 @@ pub struct TestSpec {
     /// Comma list of targets for kill, pause and clock: one, minority, majority, all, master.
     #[arg(long, value_delimiter = ',', value_parser = parse_kebab::<Selector>)]
     pub targets: Option<Vec<Selector>>,
+    /// How faults pick their targets: mastership-aware (default: half the time the master) or
+    /// uniform.
+    #[arg(long, value_parser = parse_kebab::<Policy>)]
+    pub policy: Option<Policy>,
     /// The seed of every random choice (random when absent; always recorded and printed).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -274,6 +291,7 @@ impl TestSpec {
             nemesis_interval: self.nemesis_interval.or(other.nemesis_interval),
             partition_shapes: self.partition_shapes.or(other.partition_shapes),
             targets: self.targets.or(other.targets),
+            policy: self.policy.or(other.policy),
             seed: self.seed.or(other.seed),
             recovery_time: self.recovery_time.or(other.recovery_time),
             stability_window: self.stability_window.or(other.stability_window),
@@ -333,6 +351,9 @@ pub struct Plan {
     pub partition_shapes: Vec<Shape>,
     /// Targets of kill, pause and clock faults.
     pub targets: Vec<Selector>,
+    /// How faults pick their targets.
+    #[serde(default)]
+    pub policy: Policy,
     /// The seed.
     pub seed: u64,
     /// Final phase: how long to wait for one master.
@@ -487,6 +508,7 @@ impl Plan {
             nemesis_interval: Duration::from_secs(interval),
             partition_shapes,
             targets,
+            policy: spec.policy.unwrap_or_default(),
             seed: spec.seed.unwrap_or(random_seed),
             recovery_time: Duration::from_secs(recovery),
             stability_window: Duration::from_secs(stability),

@@ -2,6 +2,8 @@
 //! (`examples/`): a test plan run in [`harness::run::simulate`] and judged by the same analysis as a
 //! real run. This library holds what they share.
 
+pub mod election;
+
 use std::collections::BTreeMap;
 
 use checkers::history::{Op, OpType};

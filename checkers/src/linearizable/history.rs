@@ -208,7 +208,8 @@ pub(crate) struct Builder {
     /// Values by hash; a value whose hash another value holds is stored apart, unindexed, so
     /// that distinct values never share a number.
     value_numbers: HashMap<u64, u32, BuildHasherDefault<Fx>>,
-    keys: Vec<(u32, Vec<Option<Op>>)>,
+    /// Each key's name and operations; a dropped operation's invocation line is [`NONE`].
+    keys: Vec<(u32, Vec<Op>)>,
     /// The slot of each key by its name's number ([`NONE`]: not yet a key).
     key_slots: Vec<u32>,
     /// The slot of the operations without a key.
@@ -318,18 +319,18 @@ impl Builder {
     /// Adds `op` to the key in `slot`; returns its index there.
     pub fn push(&mut self, slot: usize, op: Op) -> usize {
         let ops = &mut self.keys[slot].1;
-        ops.push(Some(op));
+        ops.push(op);
         ops.len() - 1
     }
 
-    /// The operation at `index` of the key in `slot`, unless dropped.
-    pub fn op(&mut self, slot: usize, index: usize) -> Option<&mut Op> {
-        self.keys[slot].1[index].as_mut()
+    /// The operation at `index` of the key in `slot`.
+    pub fn op(&mut self, slot: usize, index: usize) -> &mut Op {
+        &mut self.keys[slot].1[index]
     }
 
     /// Leaves the operation at `index` of the key in `slot` out of the history.
     pub fn drop_op(&mut self, slot: usize, index: usize) {
-        self.keys[slot].1[index] = None;
+        self.keys[slot].1[index].lines[0] = NONE;
     }
 
     /// The history, without the operations dropped and the keys left without operations.
@@ -337,7 +338,10 @@ impl Builder {
         let keys = self
             .keys
             .into_iter()
-            .map(|(name, ops)| Key { name, ops: ops.into_iter().flatten().collect() })
+            .map(|(name, mut ops)| {
+                ops.retain(|o| o.lines[0] != NONE);
+                Key { name, ops }
+            })
             .filter(|k| !k.ops.is_empty())
             .collect();
         History { names: self.names, values: self.values, keys }

@@ -9,6 +9,7 @@
 
 pub mod fingerprint;
 pub mod history;
+mod memo;
 pub mod model;
 pub mod parse;
 mod search;

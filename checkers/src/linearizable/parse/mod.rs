@@ -217,7 +217,7 @@ impl Pairing {
                 e.f
             )));
         };
-        let op = *self.history.op(slot, index).expect("open operations are kept");
+        let op = *self.history.op(slot, index);
         let key = self.history.name_of(self.history.key_name(slot));
         if !same_function(op.call, &e.f) || e.key.as_deref().is_some_and(|k| key.is_some_and(|o| o != k)) {
             return Err(error(format!(
@@ -231,7 +231,7 @@ impl Pairing {
             )));
         }
         let completed = |history: &mut Builder, ret: RetId| -> Result<(), ParseError> {
-            let slot_op = history.op(slot, index).expect("open operations are kept");
+            let slot_op = history.op(slot, index);
             slot_op.complete = number(position)?;
             slot_op.lines[1] = number(e.line)?;
             slot_op.ret = ret;
@@ -239,7 +239,7 @@ impl Pairing {
         };
         if let (Some(node), NONE) = (e.node, op.node) {
             let node = self.history.name(node);
-            self.history.op(slot, index).expect("open operations are kept").node = node;
+            self.history.op(slot, index).node = node;
         }
         match (e.kind, self.format) {
             (OpType::Ok, _) => {

@@ -12,7 +12,7 @@
 //! before it is reported (see the search), so a collision could at worst turn a linearizable
 //! history into a reported violation or into "unknown", never a violation into "valid".
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::model::Val;
 
@@ -130,6 +130,30 @@ fn add_mod(a: u64, b: u64) -> u64 {
     let sum = a + b;
     let sum = (sum & MODULUS) + (sum >> 61);
     if sum >= MODULUS { sum - MODULUS } else { sum }
+}
+
+/// A memo keyed by fingerprints, which are already uniformly spread: hashing them again would
+/// only cost time.
+pub type Memo = std::collections::HashSet<Fingerprint, BuildHasherDefault<Spread>>;
+
+/// The hasher of [`Memo`]: a fingerprint's two halves folded together.
+#[derive(Default)]
+pub struct Spread(u64);
+
+impl Hasher for Spread {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = splitmix(self.0 ^ u64::from_le_bytes(word));
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = (v as u64) ^ ((v >> 64) as u64);
+    }
 }
 
 /// Two independent 64-bit lanes over the bytes of a value.

@@ -9,7 +9,6 @@
 
 pub mod fingerprint;
 pub mod history;
-mod memo;
 pub mod model;
 pub mod parse;
 mod search;

@@ -11,9 +11,8 @@
 
 use std::time::Instant;
 
-use super::fingerprint::{self, Append, Fingerprint};
+use super::fingerprint::{self, Append, Fingerprint, Memo};
 use super::history::{CallId, History, Key, NONE, RetId};
-use super::memo::Memo;
 use super::model::{Model, Val};
 use super::{Counterexample, OpView};
 
@@ -292,12 +291,14 @@ impl<'a> Search<'a> {
     ) -> (Outcome, u64) {
         let mut list = self.list.clone();
         let keys = fingerprint::operation_keys(self.ops.len());
+        let slot = std::mem::size_of::<Fingerprint>() + 1;
         let frame = std::mem::size_of::<Frame>();
         let initial = self.model.initial();
         let mut state = State { key: fingerprint::state(&initial), text: matches!(initial, Val::Str(_)) };
         let mut linearized: Fingerprint = 0;
         let mut stack: Vec<Frame> = Vec::new();
-        let mut memo = Memo::with_capacity(allowance.min(INITIAL_MEMO) as usize);
+        let mut memo =
+            Memo::with_capacity_and_hasher(allowance.min(INITIAL_MEMO) as usize, Default::default());
         let mut deepest = Deepest::default();
         let mut steps: u64 = 0;
         let mut lifted = vec![false; self.ops.len()];
@@ -317,8 +318,9 @@ impl<'a> Search<'a> {
                         tried as u64,
                     );
                 }
-                // The memo counts twice: a resize holds old and new.
-                let bytes = 2 * memo.bytes() + frame * stack.capacity() + 4 * deepest.ops.capacity();
+                // The memo's slots count twice: a resize holds old and new.
+                let bytes =
+                    2 * slot * memo.capacity() + frame * stack.capacity() + 4 * deepest.ops.capacity();
                 if bytes > max_bytes {
                     let why = format!("memory budget of {} MiB spent after {tried} states", max_bytes >> 20);
                     return (Outcome::GaveUp(why), tried as u64);

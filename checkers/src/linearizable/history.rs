@@ -155,11 +155,6 @@ impl History {
         &self.values[n as usize]
     }
 
-    /// The distinct values, by number.
-    pub(crate) fn values(&self) -> &[Val] {
-        &self.values
-    }
-
     /// `op`'s call with its values.
     pub(crate) fn call(&self, call: CallId) -> Call {
         let v = |n: u32| self.value(n).clone();

@@ -140,8 +140,6 @@ pub fn check(history: &History, model: Model, budget: Budget) -> LinearizableRes
     // The searches running at once share the memory budget.
     let workers = rayon::current_num_threads().clamp(1, keys.len());
     let bytes = budget.bytes / workers;
-    let fingerprints: Vec<fingerprint::Fingerprint> =
-        history.values().par_iter().with_min_len(1 << 10).map(fingerprint::state).collect();
     let searches: Vec<OnceLock<Search>> = keys.iter().map(|_| OnceLock::new()).collect();
     let mut undecided: Vec<usize> = (0..keys.len()).collect();
     // A key without conflicts is decided in about as many configurations as it has operations:
@@ -161,8 +159,7 @@ pub fn check(history: &History, model: Model, budget: Budget) -> LinearizableRes
                         return searched;
                     }
                     let i = undecided[j];
-                    let search =
-                        searches[i].get_or_init(|| Search::new(history, &fingerprints, keys[i], model));
+                    let search = searches[i].get_or_init(|| Search::new(history, keys[i], model));
                     let first = FIRST_ROUND_STATES.max(4 * keys[i].ops.len() as u64);
                     let stop = || failing.load(Ordering::Relaxed) < j;
                     let (outcome, states) = search.run(deadline, bytes, first.saturating_mul(growth), &stop);

@@ -88,8 +88,8 @@ struct Deepest {
 /// operation's two entries to linearize it, and puts them back to backtrack.
 pub(super) struct Search<'a> {
     history: &'a History,
-    /// The fingerprint of each of the history's values.
-    fingerprints: &'a [Fingerprint],
+    /// The values the key's operations compare or set, as states: the steps number them.
+    values: Vec<State>,
     key: &'a Key,
     model: Model,
     /// The operations searched (indices into the key's), without unknown reads.
@@ -107,8 +107,8 @@ pub(super) struct Search<'a> {
 }
 
 impl<'a> Search<'a> {
-    /// The search over `key`'s operations of `history`, whose values have `fingerprints`.
-    pub fn new(history: &'a History, fingerprints: &'a [Fingerprint], key: &'a Key, model: Model) -> Self {
+    /// The search over `key`'s operations of `history`.
+    pub fn new(history: &'a History, key: &'a Key, model: Model) -> Self {
         // A read whose result is unknown accepts every state and changes none: whatever the
         // other operations' order, it fits into it, so it is left out of the search.
         let ops: Vec<u32> = (0..key.ops.len() as u32)
@@ -119,10 +119,30 @@ impl<'a> Search<'a> {
             .collect();
         let op = |i: u32| &key.ops[ops[i as usize] as usize];
         let mut appends = Vec::new();
+        // The key's values numbered anew, so that only its own are fingerprinted.
+        let mut local = std::collections::HashMap::new();
+        let mut values = Vec::new();
+        let mut value = |v: u32| -> u32 {
+            *local.entry(v).or_insert_with(|| {
+                let val = history.value(v);
+                values.push(State { key: fingerprint::state(val), text: matches!(val, Val::Str(_)) });
+                values.len() as u32 - 1
+            })
+        };
         let steps = (0..ops.len() as u32)
             .map(|i| {
                 let o = op(i);
-                match (o.call, o.ret) {
+                let (call, ret) = (o.call, o.ret);
+                let call = match call {
+                    CallId::Write(v) => CallId::Write(value(v)),
+                    CallId::Cas(a, b) => CallId::Cas(value(a), value(b)),
+                    other => other,
+                };
+                let ret = match ret {
+                    RetId::Value(v) => RetId::Value(value(v)),
+                    other => other,
+                };
+                match (call, ret) {
                     (CallId::Read, RetId::Value(v)) => Step::Check(v),
                     (CallId::Read, _) => Step::Keep,
                     (CallId::Write(v), _) => Step::Set(v),
@@ -156,7 +176,7 @@ impl<'a> Search<'a> {
         let n = entries.len() + 1;
         let mut s = Search {
             history,
-            fingerprints,
+            values,
             key,
             model,
             ops,
@@ -187,9 +207,8 @@ impl<'a> Search<'a> {
 
     /// The state after operation `op` in `state`, or `None` when that is illegal.
     fn step(&self, op: u32, state: State) -> Option<State> {
-        let fingerprint = |v: u32| self.fingerprints[v as usize];
-        let value =
-            |v: u32| State { key: fingerprint(v), text: matches!(self.history.value(v), Val::Str(_)) };
+        let value = |v: u32| self.values[v as usize];
+        let fingerprint = |v: u32| value(v).key;
         match self.steps[op as usize] {
             Step::Check(v) => (fingerprint(v) == state.key).then_some(state),
             Step::Refuse(v) => (fingerprint(v) != state.key).then_some(state),

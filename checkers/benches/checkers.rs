@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use checkers::history::{Op, OpType, Process};
-use checkers::linearizable::{Budget, Call, Format, Model, Operation, Ret, Val, check, operations};
+use checkers::linearizable::{Budget, Call, Format, History, Model, Operation, Ret, Val, check, operations};
 use checkers::mastership::{NodeView, Round};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{RngExt, SeedableRng};
@@ -77,7 +77,7 @@ fn mastership_history(n: usize) -> Vec<Op> {
 
 /// A linearizable register history: `n` operations of 5 processes over 10 keys, each taking
 /// effect at a random point inside its interval.
-fn register_history(n: usize, seed: u64) -> Vec<Operation> {
+fn register_history(n: usize, seed: u64) -> History {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let processes = 5;
     let mut clock = vec![0u64; processes];
@@ -98,37 +98,35 @@ fn register_history(n: usize, seed: u64) -> Vec<Operation> {
     }
     planned.sort_by_key(|t| t.0);
     let mut state: std::collections::HashMap<String, Val> = std::collections::HashMap::new();
-    planned
-        .into_iter()
-        .map(|(_, invoke, complete, p, key, call)| {
-            let current = state.entry(key.clone()).or_insert(Val::Nil);
-            let ret = match &call {
-                Call::Read => Ret::Value(current.clone()),
-                Call::Write(v) => {
-                    *current = v.clone();
-                    Ret::Done
-                }
-                Call::Cas(old, new) => {
-                    let swapped = current == old;
-                    if swapped {
-                        *current = new.clone();
-                    }
-                    Ret::Swapped(swapped)
-                }
-                Call::Append(_) => unreachable!("no appends"),
-            };
-            Operation {
-                invoke: invoke as usize,
-                complete: Some(complete as usize),
-                process: p.to_string(),
-                key: Some(key),
-                call,
-                ret,
-                node: None,
-                lines: (invoke as usize + 1, Some(complete as usize + 1)),
+    let ops = planned.into_iter().map(|(_, invoke, complete, p, key, call)| {
+        let current = state.entry(key.clone()).or_insert(Val::Nil);
+        let ret = match &call {
+            Call::Read => Ret::Value(current.clone()),
+            Call::Write(v) => {
+                *current = v.clone();
+                Ret::Done
             }
-        })
-        .collect()
+            Call::Cas(old, new) => {
+                let swapped = current == old;
+                if swapped {
+                    *current = new.clone();
+                }
+                Ret::Swapped(swapped)
+            }
+            Call::Append(_) => unreachable!("no appends"),
+        };
+        Operation {
+            invoke: invoke as usize,
+            complete: Some(complete as usize),
+            process: p.to_string(),
+            key: Some(key),
+            call,
+            ret,
+            node: None,
+            lines: (invoke as usize + 1, Some(complete as usize + 1)),
+        }
+    });
+    History::from_operations(ops).expect("a well-formed history")
 }
 
 fn shared(dir: &str, ext: &str) -> Vec<PathBuf> {
@@ -239,7 +237,7 @@ fn benches(c: &mut Criterion) {
         ("porcupine-kv (4 files)", shared("porcupine-kv", "txt"), Format::Edn, Model::Kv),
         ("knossos cas-register (81 files)", shared("knossos", "edn"), Format::Edn, Model::CasRegister),
     ];
-    let parsed: Vec<(&str, Vec<Vec<Operation>>, Model)> = sets
+    let parsed: Vec<(&str, Vec<History>, Model)> = sets
         .iter()
         .map(|(name, files, format, model)| {
             let histories = files

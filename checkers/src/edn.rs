@@ -91,6 +91,51 @@ pub struct Reader<'a> {
     depth: usize,
 }
 
+/// The bytes that end a token: whitespace, commas, brackets, quotes and comments.
+const ENDS_TOKEN: [bool; 256] = {
+    let mut ends = [false; 256];
+    let delimiters = b" \t\r\n,()[]{}\";";
+    let mut i = 0;
+    while i < delimiters.len() {
+        ends[delimiters[i] as usize] = true;
+        i += 1;
+    }
+    ends
+};
+
+/// The bytes that separate forms: whitespace and commas.
+const SPACE: [bool; 256] = {
+    let mut space = [false; 256];
+    space[b' ' as usize] = true;
+    space[b'\t' as usize] = true;
+    space[b'\r' as usize] = true;
+    space[b'\n' as usize] = true;
+    space[b',' as usize] = true;
+    space
+};
+
+/// The position of the first `"`, `\` or newline in `bytes`, eight bytes at a time.
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of every byte of `w` equal to `b`, and perhaps of bytes after the first
+    // such: the lowest is exact.
+    let equal = |w: u64, b: u8| {
+        let x = w ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    let mut words = bytes.chunks_exact(8);
+    for (i, word) in words.by_ref().enumerate() {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let found = equal(w, b'"') | equal(w, b'\\') | equal(w, b'\n');
+        if found != 0 {
+            return Some(8 * i + found.trailing_zeros() as usize / 8);
+        }
+    }
+    let done = bytes.len() - words.remainder().len();
+    words.remainder().iter().position(|&c| matches!(c, b'"' | b'\\' | b'\n')).map(|p| done + p)
+}
+
 /// How deep forms may nest: deeper input is refused rather than read by recursion.
 pub const MAX_DEPTH: usize = 1000;
 
@@ -127,14 +172,105 @@ impl<'a> Reader<'a> {
         self.form().map(Some)
     }
 
+    /// The byte offset the reader is at.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// The first byte of the next form, after whitespace and comments (`None` at the end).
+    #[inline]
+    pub fn peek_form(&mut self) -> Option<u8> {
+        self.skip();
+        self.peek()
+    }
+
+    /// Reads past what may stand before the next form: discarded forms (`#_ x`) and tags
+    /// (`#inst`), which a form read whole would skip too.
+    #[inline]
+    pub fn skip_prefixes(&mut self) -> Result<(), EdnError> {
+        if self.peek_form() == Some(b'#') { self.skip_prefixes_found() } else { Ok(()) }
+    }
+
+    #[cold]
+    fn skip_prefixes_found(&mut self) -> Result<(), EdnError> {
+        while self.peek_form() == Some(b'#') && self.text.get(self.pos + 1) != Some(&b'{') {
+            self.bump();
+            if self.peek() == Some(b'_') {
+                self.bump();
+                self.form()?;
+            } else if self.token().is_empty() {
+                return self.error("expected a form");
+            }
+        }
+        Ok(())
+    }
+
+    /// Enters the collection that the next form opens with `open` (`[`, `(` or `{`): false,
+    /// reading nothing, when it does not. Read its items, then [`leave`](Reader::leave) it.
+    pub fn enter(&mut self, open: u8) -> Result<bool, EdnError> {
+        if self.peek_form() != Some(open) {
+            return Ok(false);
+        }
+        if self.depth >= MAX_DEPTH {
+            return self.error(format!("forms nested deeper than {MAX_DEPTH}"));
+        }
+        self.depth += 1;
+        self.bump();
+        Ok(true)
+    }
+
+    /// True, and the collection entered on line `opened` is left, when the next form is its
+    /// `close`; false when another item comes first.
+    #[inline]
+    pub fn leave(&mut self, close: u8, opened: usize) -> Result<bool, EdnError> {
+        match self.peek_form() {
+            None => Err(EdnError { line: opened, problem: format!("`{}` is never closed", close as char) }),
+            Some(c) if c == close => {
+                self.bump();
+                self.depth -= 1;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+        }
+    }
+
+    /// The next form's name, without its colon, when it is a keyword written plainly
+    /// (consumed); `None`, reading nothing, otherwise.
+    #[inline]
+    pub fn keyword(&mut self) -> Option<&'a str> {
+        if self.peek_form() != Some(b':') {
+            return None;
+        }
+        let token = self.token();
+        Some(&token[1..])
+    }
+
+    /// The next form's text when it is a string without escapes (consumed); `None`, reading
+    /// nothing, otherwise.
+    #[inline]
+    pub fn plain_string(&mut self) -> Option<&'a str> {
+        if self.peek_form() != Some(b'"') {
+            return None;
+        }
+        let start = self.pos + 1;
+        let len = string_end(&self.text[start..])?;
+        if self.text[start + len] != b'"' {
+            return None;
+        }
+        self.pos = start + len + 1;
+        Some(&self.source[start..start + len])
+    }
+
     fn error<T>(&self, problem: impl Into<String>) -> Result<T, EdnError> {
         Err(EdnError { line: self.line, problem: problem.into() })
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.text.get(self.pos).copied()
     }
 
+    #[inline]
     fn bump(&mut self) -> Option<u8> {
         let c = self.peek()?;
         self.pos += 1;
@@ -144,13 +280,14 @@ impl<'a> Reader<'a> {
         Some(c)
     }
 
+    #[inline]
     fn skip(&mut self) {
-        while let Some(c) = self.peek() {
-            match c {
-                b' ' | b'\t' | b'\r' | b'\n' | b',' => {
+        loop {
+            match self.peek() {
+                Some(c) if SPACE[usize::from(c)] => {
                     self.bump();
                 }
-                b';' => {
+                Some(b';') => {
                     while self.peek().is_some_and(|c| c != b'\n') {
                         self.bump();
                     }
@@ -250,7 +387,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<Edn, EdnError> {
         self.bump();
         let start = self.pos;
-        let plain = self.text[start..].iter().position(|&c| matches!(c, b'"' | b'\\' | b'\n'));
+        let plain = string_end(&self.text[start..]);
         if let Some(len) = plain
             && self.text[start + len] == b'"'
         {
@@ -275,52 +412,56 @@ impl<'a> Reader<'a> {
         String::from_utf8(out).map(Edn::Str).or_else(|_| self.error("a string is not UTF-8"))
     }
 
-    fn atom(&mut self) -> Result<Edn, EdnError> {
+    /// The token at the reader (up to the next delimiter), consumed.
+    #[inline]
+    fn token(&mut self) -> &'a str {
         let start = self.pos;
-        let len = self.text[start..]
-            .iter()
-            .position(|&c| {
-                matches!(
-                    c,
-                    b' ' | b'\t'
-                        | b'\r'
-                        | b'\n'
-                        | b','
-                        | b'('
-                        | b')'
-                        | b'['
-                        | b']'
-                        | b'{'
-                        | b'}'
-                        | b'"'
-                        | b';'
-                )
-            })
-            .unwrap_or(self.text.len() - start);
-        self.pos = start + len;
+        let mut end = start;
+        while end < self.text.len() && !ENDS_TOKEN[usize::from(self.text[end])] {
+            end += 1;
+        }
+        self.pos = end;
         // Tokens end at ASCII delimiters, so the slice is on character boundaries.
-        let token = &self.source[start..self.pos];
+        &self.source[start..end]
+    }
+
+    fn atom(&mut self) -> Result<Edn, EdnError> {
+        let token = self.token();
         if token.is_empty() {
             return self.error("expected a form");
         }
-        Ok(match token {
-            "nil" => Edn::Nil,
-            "true" => Edn::Bool(true),
-            "false" => Edn::Bool(false),
-            t if t.starts_with(':') => Edn::Keyword(t[1..].to_string()),
-            t => match t.trim_end_matches('N').parse::<i64>() {
-                Ok(i) => Edn::Int(i),
-                Err(_) if big_integer(t.trim_end_matches('N')).is_some() => {
-                    Edn::BigInt(big_integer(t.trim_end_matches('N')).expect("checked"))
-                }
-                Err(_) => match t.trim_end_matches('M').parse::<f64>() {
-                    Ok(x) if t.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') => {
-                        Edn::Float(x)
-                    }
-                    _ => Edn::Symbol(t.to_string()),
-                },
+        Ok(atom(token))
+    }
+
+    /// The next form when it is an atom (`nil`, a boolean, a number, a keyword or a symbol),
+    /// read without the machinery of nesting; `None`, reading nothing, when it is not.
+    #[inline]
+    pub fn atom_form(&mut self) -> Option<Edn> {
+        let first = self.peek_form()?;
+        if ENDS_TOKEN[usize::from(first)] || first == b'#' {
+            return None;
+        }
+        Some(atom(self.token()))
+    }
+}
+
+/// The value of a non-empty atom's token.
+fn atom(token: &str) -> Edn {
+    match token {
+        "nil" => Edn::Nil,
+        "true" => Edn::Bool(true),
+        "false" => Edn::Bool(false),
+        t if t.starts_with(':') => Edn::Keyword(t[1..].to_string()),
+        t => match t.trim_end_matches('N').parse::<i64>() {
+            Ok(i) => Edn::Int(i),
+            Err(_) if big_integer(t.trim_end_matches('N')).is_some() => {
+                Edn::BigInt(big_integer(t.trim_end_matches('N')).expect("checked"))
+            }
+            Err(_) => match t.trim_end_matches('M').parse::<f64>() {
+                Ok(x) if t.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') => Edn::Float(x),
+                _ => Edn::Symbol(t.to_string()),
             },
-        })
+        },
     }
 }
 
@@ -337,6 +478,17 @@ mod tests {
         assert_eq!(ops[1].get("process"), Some(&Edn::Keyword("nemesis".into())));
         assert_eq!(ops[1].get("time"), Some(&Edn::Str("2015".into())));
         assert_eq!(ops[1].get("x"), Some(&Edn::Str("s\"q".into())));
+    }
+
+    #[test]
+    fn a_string_ends_at_its_first_quote_backslash_or_newline() {
+        for text in ["", "abc", "abcdefgh", "abcdefghijklmnop"] {
+            assert_eq!(string_end(text.as_bytes()), None);
+            for (i, stop) in (0..text.len()).flat_map(|i| ["\"", "\\", "\n"].map(|s| (i, s))) {
+                let with = format!("{}{stop}{}\"", &text[..i], &text[i..]);
+                assert_eq!(string_end(with.as_bytes()), Some(i), "{with:?}");
+            }
+        }
     }
 
     #[test]

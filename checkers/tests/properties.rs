@@ -1,9 +1,9 @@
 //! Properties of the history parsers and the linearizability checker, over generated input:
 //! no parser panics or recurses without bound on any text; the checker agrees with a brute-force
 //! search on thousands of small random histories (2-4 processes, crashed operations, the
-//! register and cas-register models).
+//! register, cas-register and kv models).
 
-use checkers::linearizable::{Budget, Call, Format, Model, Operation, Ret, Val, check, operations};
+use checkers::linearizable::{Budget, Call, Format, History, Model, Operation, Ret, Val, check, operations};
 use checkers::verdict::Verdict;
 use proptest::prelude::*;
 
@@ -66,9 +66,16 @@ struct Generated {
 }
 
 fn generated() -> impl Strategy<Value = Generated> {
-    (2usize..=4, prop::collection::vec((0usize..4, 0u8..8, 0i64..3, 0i64..3, 0u8..10), 2..14), any::<bool>())
-        .prop_map(|(processes, steps, cas)| {
-            let model = if cas { Model::CasRegister } else { Model::Register };
+    (2usize..=4, prop::collection::vec((0usize..4, 0u8..8, 0i64..3, 0i64..3, 0u8..10), 2..14), 0u8..3)
+        .prop_map(|(processes, steps, model)| {
+            let model = [Model::Register, Model::CasRegister, Model::Kv][usize::from(model)];
+            // The kv model's strings: what is appended or put, and what reads return.
+            let text = |i: i64| Val::Str(["a", "b", "ab"][i as usize].to_string());
+            let read = |i: i64, j: i64| {
+                Val::Str(
+                    ["", "a", "b", "ab", "ba", "aab", "abb", "bab", "abab"][(3 * i + j) as usize].to_string(),
+                )
+            };
             let mut ops: Vec<Operation> = Vec::new();
             let mut open: Vec<Option<usize>> = vec![None; processes];
             let mut position = 0;
@@ -77,9 +84,11 @@ fn generated() -> impl Strategy<Value = Generated> {
                 position += 1;
                 match open[p].take() {
                     None => {
-                        let call = match kind % 3 {
-                            0 => Call::Read,
-                            1 => Call::Write(Val::Int(a)),
+                        let call = match (kind % 3, model) {
+                            (0, _) => Call::Read,
+                            (1, Model::Kv) if b == 0 => Call::Write(text(a)),
+                            (_, Model::Kv) => Call::Append(text(a)),
+                            (1, _) => Call::Write(Val::Int(a)),
                             _ => Call::Cas(Val::Int(a), Val::Int(b)),
                         };
                         open[p] = Some(ops.len());
@@ -101,6 +110,7 @@ fn generated() -> impl Strategy<Value = Generated> {
                             Call::Read if b == 2 && model == Model::Register => Ret::Value(Val::Nil),
                             // A wildcard read (Knossos's nil read): it completed, any value fits.
                             Call::Read if outcome == 7 => Ret::Unknown,
+                            Call::Read if model == Model::Kv => Ret::Value(read(a, b)),
                             Call::Read => Ret::Value(Val::Int(a)),
                             Call::Cas(..) => Ret::Swapped(outcome % 2 == 0),
                             _ => Ret::Done,
@@ -154,6 +164,7 @@ fn the_checker_agrees_with_brute_force_on_small_histories() {
         TestRunner::new(Config { rng_seed: proptest::test_runner::RngSeed::Fixed(7), ..Config::default() });
     let strategy = generated();
     let (mut valid, mut invalid, mut pending) = (0, 0, 0);
+    let (mut kv_valid, mut kv_invalid) = (0, 0);
     let runs: usize = std::env::var("ORACLE_RUNS").ok().and_then(|n| n.parse().ok()).unwrap_or(5000);
     for _ in 0..runs {
         let g = strategy.new_tree(&mut runner).expect("a history").current();
@@ -161,18 +172,26 @@ fn the_checker_agrees_with_brute_force_on_small_histories() {
             continue;
         }
         let expected = if brute_force(&g) { Verdict::Valid } else { Verdict::Invalid };
-        let result = check(&g.ops, g.model, Budget::default());
+        let history = History::from_operations(g.ops.clone()).expect("a well-formed history");
+        let result = check(&history, g.model, Budget::default());
         assert_eq!(result.valid, expected, "{g:#?}");
         match expected {
             Verdict::Valid => valid += 1,
             _ => invalid += 1,
         }
+        if g.model == Model::Kv {
+            kv_valid += usize::from(expected == Verdict::Valid);
+            kv_invalid += usize::from(expected != Verdict::Valid);
+        }
         pending += usize::from(g.ops.iter().any(|o| o.complete.is_none()));
     }
-    eprintln!("oracle: {valid} valid, {invalid} invalid, {pending} with crashed operations");
+    eprintln!(
+        "oracle: {valid} valid, {invalid} invalid ({kv_valid} and {kv_invalid} of the kv model), \
+         {pending} with crashed operations"
+    );
     // The generator must exercise both verdicts and crashed operations, or the test proves little.
     assert!(
-        valid > 500 && invalid > 500 && pending > 500,
-        "valid {valid}, invalid {invalid}, with pending {pending}"
+        valid > 500 && invalid > 500 && pending > 500 && kv_valid > 100 && kv_invalid > 100,
+        "valid {valid}, invalid {invalid}, with pending {pending}, kv {kv_valid} / {kv_invalid}"
     );
 }

@@ -4,21 +4,27 @@
 //! completed) may take effect at any point after their invocation. A time and memory budget turns
 //! a search that would not finish into `unknown` instead of exhausting memory. On a violation it
 //! names where the search got stuck: the operation whose completion could not be reached, the
-//! operations that could have gone next, and the last consistent state.
+//! operations that could have gone next, and the last consistent state. A key is called
+//! linearizable only once a linearization of it has been replayed on its real values.
 
 pub mod fingerprint;
+pub mod history;
 pub mod model;
 pub mod parse;
+mod search;
 
-use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
-pub use model::{Call, Model, Next, Ret, Val};
-pub use parse::{Format, Operation, ParseError, history_operations, operations};
+pub use history::{History, Operation};
+pub use model::{Call, Model, Ret, Val};
+pub use parse::{Format, ParseError, history_operations, operations, read_operations};
+use search::{Outcome, Search};
 
 use crate::verdict::Verdict;
 
@@ -105,64 +111,79 @@ const FIRST_ROUND_STATES: u64 = 1 << 12;
 /// How much each round's allowance grows over the last one.
 const ROUND_GROWTH: u64 = 16;
 
-/// Checks `ops` against `model`, key by key, within `budget`.
+/// Checks `history` against `model`, key by key, within `budget`.
 ///
 /// The keys are searched in rounds, all cores at once: each round gives every key not yet
 /// decided an allowance of configurations to try, sixteen times the last round's, so a key that
 /// fails quickly convicts the history even when another key's search would take long (re-running
 /// the undecided keys costs at most a fifteenth more). The verdict and the reported key depend
 /// only on the history, not on the scheduling: the first failing key in key order of the first
-/// round in which any key fails.
-pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableResult {
+/// round in which any key fails. Within a round the keys are taken in key order, and once a key
+/// fails, the keys after it are not searched further: they could not change the answer.
+pub fn check(history: &History, model: Model, budget: Budget) -> LinearizableResult {
     let deadline = Instant::now() + budget.time;
-    let mut by_key: BTreeMap<Option<&str>, Vec<&Operation>> = BTreeMap::new();
-    for op in ops {
-        by_key.entry(op.key.as_deref()).or_default().push(op);
-    }
+    let mut keys: Vec<&history::Key> = history.keys().iter().collect();
+    keys.sort_by_key(|k| history.name(k.name));
     let mut result = LinearizableResult {
         valid: Verdict::Valid,
-        keys: by_key.len(),
-        ops: ops.len(),
+        keys: keys.len(),
+        ops: history.len(),
         states: 0,
         reason: None,
         counterexample: None,
     };
-    if ops.is_empty() {
+    if history.is_empty() {
         result.valid = Verdict::Unknown;
         result.reason = Some("the history has no client operation to check".into());
         return result;
     }
-    let keys: Vec<(Option<&str>, Vec<&Operation>)> = by_key.into_iter().collect();
     // The searches running at once share the memory budget.
-    let bytes = budget.bytes / rayon::current_num_threads().clamp(1, keys.len());
+    let workers = rayon::current_num_threads().clamp(1, keys.len());
+    let bytes = budget.bytes / workers;
+    let searches: Vec<OnceLock<Search>> = keys.iter().map(|_| OnceLock::new()).collect();
     let mut undecided: Vec<usize> = (0..keys.len()).collect();
     // A key without conflicts is decided in about as many configurations as it has operations:
     // its first allowance covers that, so only keys with real choices go another round.
     let mut growth = 1u64;
     while !undecided.is_empty() {
-        let outcomes: Vec<(usize, Outcome, u64)> = undecided
-            .par_iter()
-            .map(|&i| {
-                let first = FIRST_ROUND_STATES.max(4 * keys[i].1.len() as u64);
-                let allowance = first.saturating_mul(growth);
-                let (outcome, states) = Search::new(&keys[i].1, model).run(deadline, bytes, allowance);
-                (i, outcome, states)
+        let taken = AtomicUsize::new(0);
+        // The place in `undecided` of the first key found failing this round.
+        let failing = AtomicUsize::new(usize::MAX);
+        let mut outcomes: Vec<(usize, Outcome, u64)> = (0..workers)
+            .into_par_iter()
+            .flat_map_iter(|_| {
+                let mut searched = Vec::new();
+                loop {
+                    let j = taken.fetch_add(1, Ordering::Relaxed);
+                    if j >= undecided.len() || j > failing.load(Ordering::Relaxed) {
+                        return searched;
+                    }
+                    let i = undecided[j];
+                    let search = searches[i].get_or_init(|| Search::new(history, keys[i], model));
+                    let first = FIRST_ROUND_STATES.max(4 * keys[i].ops.len() as u64);
+                    let stop = || failing.load(Ordering::Relaxed) < j;
+                    let (outcome, states) = search.run(deadline, bytes, first.saturating_mul(growth), &stop);
+                    if matches!(outcome, Outcome::Violation(_)) {
+                        failing.fetch_min(j, Ordering::Relaxed);
+                    }
+                    searched.push((j, outcome, states));
+                }
             })
             .collect();
-        undecided.clear();
-        for (i, outcome, states) in outcomes {
-            let key = keys[i].0;
+        outcomes.sort_unstable_by_key(|&(j, ..)| j);
+        let failing = failing.into_inner();
+        let round: Vec<usize> = std::mem::take(&mut undecided);
+        for (j, outcome, states) in outcomes.into_iter().filter(|&(j, ..)| j <= failing) {
+            let key = history.name(keys[round[j]].name);
             match outcome {
-                Outcome::Unfinished => undecided.push(i),
+                Outcome::Unfinished => undecided.push(round[j]),
                 Outcome::Linearizable => result.states += states,
                 Outcome::Violation(mut c) => {
                     result.states += states;
-                    if result.counterexample.is_none() {
-                        c.key = key.map(str::to_string);
-                        result.valid = Verdict::Invalid;
-                        result.reason = None;
-                        result.counterexample = Some(c);
-                    }
+                    c.key = key.map(str::to_string);
+                    result.valid = Verdict::Invalid;
+                    result.reason = None;
+                    result.counterexample = Some(c);
                 }
                 Outcome::GaveUp(why) => {
                     result.states += states;
@@ -181,314 +202,6 @@ pub fn check(ops: &[Operation], model: Model, budget: Budget) -> LinearizableRes
     result
 }
 
-/// The heap bytes a value holds beyond its own size.
-fn heap_bytes(v: &Val) -> usize {
-    match v {
-        Val::BigInt(t) | Val::Str(t) | Val::Keyword(t) | Val::Other(t) => t.capacity(),
-        Val::List(items) => items.iter().map(|i| std::mem::size_of::<Val>() + heap_bytes(i)).sum(),
-        Val::Nil | Val::Int(_) | Val::Float(_) | Val::Bool(_) => 0,
-    }
-}
-
-/// One linearized operation on the search's stack: its call entry, the state before it (when it
-/// changed the state), and the fingerprints before it.
-struct Frame {
-    entry: usize,
-    previous: Option<Val>,
-    linearized: fingerprint::Fingerprint,
-    state_key: fingerprint::Fingerprint,
-}
-
-/// How an operation's step changes the state's fingerprint.
-#[derive(Clone, Copy)]
-enum Effect {
-    /// The state becomes a value of this fingerprint.
-    Becomes(fingerprint::Fingerprint),
-    /// A string is appended to the state.
-    Appends(fingerprint::Append),
-    /// The state stays (reads).
-    Keeps,
-}
-
-enum Outcome {
-    Linearizable,
-    Violation(Counterexample),
-    GaveUp(String),
-    /// This round's allowance of configurations ran out before a verdict.
-    Unfinished,
-}
-
-const NONE: usize = usize::MAX;
-
-/// The WGL search over one key's operations: a doubly linked list of call and return entries in
-/// history order; linearizing an operation lifts its two entries out, backtracking puts them back.
-struct Search<'a> {
-    ops: Vec<&'a Operation>,
-    model: Model,
-    next: Vec<usize>,
-    prev: Vec<usize>,
-    op_of: Vec<usize>,
-    is_call: Vec<bool>,
-    partner: Vec<usize>,
-    /// For an operation that never completed: the one invoked last before it with the same
-    /// call that never completed either. Two such twins are interchangeable once both are
-    /// invoked, so the search linearizes them in invocation order only.
-    twin: Vec<Option<usize>>,
-}
-
-impl<'a> Search<'a> {
-    fn new(ops: &[&'a Operation], model: Model) -> Self {
-        // A read whose result is unknown accepts every state and changes none: whatever the
-        // other operations' order, it fits into it, so it is left out of the search.
-        let ops: Vec<&'a Operation> =
-            ops.iter().copied().filter(|o| !(o.call == Call::Read && o.ret == Ret::Unknown)).collect();
-        let mut last_pending: std::collections::HashMap<&Call, usize> = std::collections::HashMap::new();
-        let mut by_invoke: Vec<usize> = (0..ops.len()).collect();
-        by_invoke.sort_by_key(|&i| ops[i].invoke);
-        let mut twin = vec![None; ops.len()];
-        for i in by_invoke.into_iter().filter(|&i| ops[i].complete.is_none()) {
-            twin[i] = last_pending.insert(&ops[i].call, i);
-        }
-        let mut entries: Vec<(usize, usize, bool)> = Vec::with_capacity(ops.len() * 2);
-        for (i, op) in ops.iter().enumerate() {
-            entries.push((op.invoke, i, true));
-            entries.push((op.complete.unwrap_or(NONE), i, false));
-        }
-        entries.sort_by_key(|&(time, op, call)| (time, !call, op));
-        let n = entries.len() + 1;
-        let mut s = Search {
-            ops: ops.clone(),
-            model,
-            next: vec![NONE; n],
-            prev: vec![NONE; n],
-            op_of: vec![0; n],
-            is_call: vec![false; n],
-            partner: vec![0; n],
-            twin,
-        };
-        let mut call_entry = vec![0; ops.len()];
-        for (position, &(_, op, call)) in entries.iter().enumerate() {
-            let e = position + 1;
-            s.op_of[e] = op;
-            s.is_call[e] = call;
-            s.prev[e] = e - 1;
-            s.next[e - 1] = e;
-            if call {
-                call_entry[op] = e;
-            } else {
-                s.partner[e] = call_entry[op];
-                s.partner[call_entry[op]] = e;
-            }
-        }
-        s
-    }
-
-    fn remove(&mut self, e: usize) {
-        let (p, n) = (self.prev[e], self.next[e]);
-        self.next[p] = n;
-        if n != NONE {
-            self.prev[n] = p;
-        }
-    }
-
-    fn restore(&mut self, e: usize) {
-        let (p, n) = (self.prev[e], self.next[e]);
-        self.next[p] = e;
-        if n != NONE {
-            self.prev[n] = e;
-        }
-    }
-
-    fn lift(&mut self, call: usize) {
-        self.remove(call);
-        self.remove(self.partner[call]);
-    }
-
-    fn unlift(&mut self, call: usize) {
-        self.restore(self.partner[call]);
-        self.restore(call);
-    }
-
-    fn view(&self, op: usize) -> OpView {
-        let o = self.ops[op];
-        let show = |v: &Val| v.to_string();
-        let call = match &o.call {
-            Call::Read => "read".to_string(),
-            Call::Write(v) => format!("write {}", show(v)),
-            Call::Cas(a, b) => format!("cas {} {}", show(a), show(b)),
-            Call::Append(v) => format!("append {}", show(v)),
-        };
-        let ret = match &o.ret {
-            Ret::Value(v) => format!(" -> {}", show(v)),
-            Ret::Swapped(b) => format!(" -> {b}"),
-            Ret::Done => " -> ok".to_string(),
-            Ret::Unknown => " -> ?".to_string(),
-        };
-        OpView {
-            invoked_at: o.invoke,
-            completed_at: o.complete,
-            process: o.process.clone(),
-            node: o.node.clone(),
-            op: format!("{call}{ret}"),
-            lines: o.lines,
-        }
-    }
-
-    /// The frontier: the operations of the candidate calls before the first return entry, and
-    /// that return's operation (cheap to take: no text is made until it is reported).
-    fn frontier(&self) -> (Vec<usize>, usize) {
-        let mut candidates = Vec::new();
-        let mut e = self.next[0];
-        while e != NONE && self.is_call[e] {
-            candidates.push(self.op_of[e]);
-            e = self.next[e];
-        }
-        let blocking =
-            if e == NONE { candidates.pop().expect("a frontier has an operation") } else { self.op_of[e] };
-        candidates.retain(|&c| c != blocking);
-        (candidates, blocking)
-    }
-
-    /// The counterexample of a frontier taken with `linearized` operations in `state`.
-    fn counterexample(
-        &self,
-        (candidates, blocking): (Vec<usize>, usize),
-        state: &Val,
-        linearized: usize,
-    ) -> Counterexample {
-        Counterexample {
-            key: None,
-            linearized,
-            state: state.to_string(),
-            blocking: self.view(blocking),
-            candidates: candidates.into_iter().map(|c| self.view(c)).collect(),
-        }
-    }
-
-    /// Searches for a linearization until one is found, none can be, the budget is spent or
-    /// `allowance` configurations were tried; returns the outcome and the configurations tried.
-    fn run(mut self, deadline: Instant, max_bytes: usize, allowance: u64) -> (Outcome, u64) {
-        let keys = fingerprint::operation_keys(self.ops.len());
-        // The memo's slots are counted by its capacity, twice: a resize holds old and new.
-        let slot = std::mem::size_of::<fingerprint::Fingerprint>() + 1;
-        let frame = std::mem::size_of::<Frame>();
-        // The fingerprint of the state each operation leaves, or how it changes the current one.
-        let effects: Vec<Effect> = self
-            .ops
-            .iter()
-            .map(|o| match &o.call {
-                Call::Write(v) | Call::Cas(_, v) => Effect::Becomes(fingerprint::state(v)),
-                Call::Append(Val::Str(x)) => Effect::Appends(fingerprint::Append::of(x)),
-                Call::Append(_) | Call::Read => Effect::Keeps,
-            })
-            .collect();
-        let mut stack_heap = 0usize;
-        let mut linearized: fingerprint::Fingerprint = 0;
-        let mut state = self.model.initial();
-        let mut state_key = fingerprint::state(&state);
-        let mut stack: Vec<Frame> = Vec::new();
-        let mut memo =
-            fingerprint::Memo::with_capacity_and_hasher(allowance.min(1 << 16) as usize, Default::default());
-        let mut best: Option<((Vec<usize>, usize), Val)> = None;
-        let mut best_depth = 0;
-        let mut steps: u64 = 0;
-        let mut entry = self.next[0];
-        let tried = |memo: &fingerprint::Memo| memo.len() as u64;
-        let mut lifted = vec![false; self.ops.len()];
-        while self.next[0] != NONE {
-            steps += 1;
-            if steps % 4096 == 0 {
-                if Instant::now() > deadline {
-                    return (
-                        Outcome::GaveUp(format!("time budget spent after {} states", memo.len())),
-                        tried(&memo),
-                    );
-                }
-                if 2 * slot * memo.capacity() + stack_heap + frame * stack.capacity() > max_bytes {
-                    return (
-                        Outcome::GaveUp(format!(
-                            "memory budget of {} MiB spent after {} states",
-                            max_bytes >> 20,
-                            memo.len()
-                        )),
-                        tried(&memo),
-                    );
-                }
-            }
-            if entry == NONE {
-                break;
-            }
-            if self.is_call[entry] {
-                let op = self.op_of[entry];
-                let o = self.ops[op];
-                let twin_first = self.twin[op].is_some_and(|t| !lifted[t]);
-                // An append to a string is always legal: its fingerprint is known before the
-                // longer string is built, which happens only for a configuration not yet tried.
-                let step = match (twin_first, &state, effects[op]) {
-                    (true, _, _) => None,
-                    (false, Val::Str(_), Effect::Appends(append)) => Some((append.apply(state_key), None)),
-                    (false, _, effect) => self.model.transition(&state, &o.call, &o.ret).map(|next| {
-                        let key = match (&next, effect) {
-                            (Next::Same, _) => state_key,
-                            (Next::To(_), Effect::Becomes(key)) => key,
-                            (Next::To(v), _) => fingerprint::state(v),
-                        };
-                        (key, Some(next))
-                    }),
-                };
-                if let Some((next_key, next)) = step {
-                    let with = linearized ^ keys[op];
-                    if memo.insert(with ^ next_key) {
-                        let next = next.or_else(|| self.model.transition(&state, &o.call, &o.ret));
-                        let next = next.expect("an append to a string is legal");
-                        if memo.len() as u64 > allowance {
-                            return (Outcome::Unfinished, tried(&memo));
-                        }
-                        let previous = match next {
-                            Next::Same => None,
-                            Next::To(v) => {
-                                stack_heap += heap_bytes(&state);
-                                Some(std::mem::replace(&mut state, v))
-                            }
-                        };
-                        stack.push(Frame { entry, previous, linearized, state_key });
-                        linearized = with;
-                        state_key = next_key;
-                        lifted[op] = true;
-                        self.lift(entry);
-                        entry = self.next[0];
-                        continue;
-                    }
-                }
-                entry = self.next[entry];
-            } else {
-                if best.is_none() || stack.len() > best_depth {
-                    best_depth = stack.len();
-                    best = Some((self.frontier(), state.clone()));
-                }
-                let Some(Frame { entry: call, previous, linearized: before, state_key: key }) = stack.pop()
-                else {
-                    let counterexample = match best {
-                        Some((frontier, at)) => self.counterexample(frontier, &at, best_depth),
-                        None => self.counterexample(self.frontier(), &state, 0),
-                    };
-                    return (Outcome::Violation(counterexample), tried(&memo));
-                };
-                if let Some(previous) = previous {
-                    stack_heap -= heap_bytes(&previous);
-                    state = previous;
-                }
-                linearized = before;
-                state_key = key;
-                lifted[self.op_of[call]] = false;
-                self.unlift(call);
-                entry = self.next[call];
-            }
-        }
-        (Outcome::Linearizable, tried(&memo))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,8 +215,12 @@ mod tests {
             call,
             ret,
             node: None,
-            lines: (0, None),
+            lines: (invoke + 1, complete.map(|c| c + 1)),
         }
+    }
+
+    fn history(ops: impl IntoIterator<Item = Operation>) -> History {
+        History::from_operations(ops).unwrap()
     }
 
     #[test]
@@ -512,7 +229,7 @@ mod tests {
             op(0, Some(1), Call::Write(Val::Int(1)), Ret::Done),
             op(2, Some(3), Call::Read, Ret::Value(Val::Int(0))),
         ];
-        let r = check(&ops, Model::CasRegister, Budget::default());
+        let r = check(&history(ops.clone()), Model::CasRegister, Budget::default());
         assert_eq!(r.valid, Verdict::Invalid);
         let c = r.counterexample.unwrap();
         assert_eq!(c.blocking.op, "read -> 0");
@@ -525,7 +242,7 @@ mod tests {
             op(0, Some(3), Call::Write(Val::Int(1)), Ret::Done),
             op(1, Some(2), Call::Read, Ret::Value(Val::Int(1))),
         ];
-        assert_eq!(check(&ops, Model::CasRegister, Budget::default()).valid, Verdict::Valid);
+        assert_eq!(check(&history(ops.clone()), Model::CasRegister, Budget::default()).valid, Verdict::Valid);
     }
 
     #[test]
@@ -535,11 +252,11 @@ mod tests {
             op(1, Some(2), Call::Read, Ret::Value(Val::Int(0))),
             op(3, Some(4), Call::Read, Ret::Value(Val::Int(5))),
         ];
-        assert_eq!(check(&ops, Model::CasRegister, Budget::default()).valid, Verdict::Valid);
+        assert_eq!(check(&history(ops.clone()), Model::CasRegister, Budget::default()).valid, Verdict::Valid);
         let mut other = op(5, Some(6), Call::Read, Ret::Value(Val::Int(0)));
         other.key = Some("b".into());
         ops.push(other);
-        let r = check(&ops, Model::CasRegister, Budget::default());
+        let r = check(&history(ops.clone()), Model::CasRegister, Budget::default());
         assert_eq!((r.valid, r.keys), (Verdict::Valid, 2));
     }
 
@@ -548,8 +265,36 @@ mod tests {
         let mut ops: Vec<Operation> =
             (0..12).map(|i| op(i, Some(100 + i), Call::Write(Val::Int(i as i64)), Ret::Done)).collect();
         ops.push(op(200, Some(201), Call::Read, Ret::Value(Val::Int(99))));
-        let r = check(&ops, Model::CasRegister, Budget { time: Duration::from_secs(10), bytes: 2_000 });
+        let r = check(
+            &history(ops.clone()),
+            Model::CasRegister,
+            Budget { time: Duration::from_secs(10), bytes: 2_000 },
+        );
         assert_eq!(r.valid, Verdict::Unknown);
         assert!(r.reason.unwrap().contains("memory budget"));
+    }
+
+    #[test]
+    fn appends_build_the_string_a_counterexample_shows() {
+        let s = |x: &str| Val::Str(x.into());
+        let ops = [
+            op(0, Some(1), Call::Append(s("a")), Ret::Done),
+            op(2, Some(5), Call::Append(s("b")), Ret::Done),
+            op(3, Some(4), Call::Read, Ret::Value(s("ab"))),
+            op(6, Some(7), Call::Read, Ret::Value(s("ba"))),
+        ];
+        let r = check(&history(ops.clone()), Model::Kv, Budget::default());
+        assert_eq!(r.valid, Verdict::Invalid);
+        let c = r.counterexample.unwrap();
+        assert_eq!((c.state.as_str(), c.blocking.op.as_str(), c.linearized), ("\"ab\"", "read -> \"ba\"", 3));
+        assert_eq!(c.blocking.lines, (7, Some(8)));
+        let valid = check(&history(ops[..3].to_vec()), Model::Kv, Budget::default());
+        assert_eq!(valid.valid, Verdict::Valid);
+        let put_then_append = [
+            op(0, Some(1), Call::Write(Val::Int(1)), Ret::Done),
+            op(2, Some(3), Call::Append(s("a")), Ret::Done),
+        ];
+        let r = check(&history(put_then_append), Model::Kv, Budget::default());
+        assert_eq!(r.valid, Verdict::Invalid, "an append needs a string");
     }
 }

@@ -117,42 +117,44 @@ impl Model {
 
     /// The state after `call` returned `ret` in `state`, or `None` when that is impossible.
     pub fn step(self, state: &Val, call: &Call, ret: &Ret) -> Option<Val> {
-        self.transition(state, call, ret).map(|next| match next {
-            Next::Same => state.clone(),
-            Next::To(v) => v,
-        })
+        let mut next = state.clone();
+        self.apply(&mut next, call, ret).then_some(next)
     }
 
-    /// What `call` returning `ret` does to `state`, or `None` when that is impossible: as
-    /// [`step`](Model::step), without copying a state that does not change.
-    pub fn transition(self, state: &Val, call: &Call, ret: &Ret) -> Option<Next> {
+    /// Makes `call` returning `ret` take effect on `state`, in place: as [`step`](Model::step),
+    /// without copying the state. False, and `state` as it was, when that is impossible.
+    pub fn apply(self, state: &mut Val, call: &Call, ret: &Ret) -> bool {
         match (call, ret) {
-            (Call::Read, Ret::Value(v)) => (v == state).then_some(Next::Same),
-            (Call::Read, _) => Some(Next::Same),
-            (Call::Write(v), _) => Some(Next::To(v.clone())),
-            (Call::Cas(old, new), Ret::Swapped(true)) => (old == state).then(|| Next::To(new.clone())),
-            (Call::Cas(old, _), Ret::Swapped(false)) => (old != state).then_some(Next::Same),
-            (Call::Cas(old, new), _) => Some(if old == state { Next::To(new.clone()) } else { Next::Same }),
-            (Call::Append(v), _) => match (state, v) {
-                (Val::Str(s), Val::Str(x)) => {
-                    let mut joined = String::with_capacity(s.len() + x.len());
-                    joined.push_str(s);
-                    joined.push_str(x);
-                    Some(Next::To(Val::Str(joined)))
+            (Call::Read, Ret::Value(v)) => v == state,
+            (Call::Read, _) => true,
+            (Call::Write(v), _) => {
+                v.clone_into(state);
+                true
+            }
+            (Call::Cas(old, new), Ret::Swapped(true)) => {
+                let legal = old == state;
+                if legal {
+                    new.clone_into(state);
                 }
-                _ => None,
+                legal
+            }
+            (Call::Cas(old, _), Ret::Swapped(false)) => old != state,
+            (Call::Cas(old, new), _) => {
+                if old == state {
+                    new.clone_into(state);
+                }
+                true
+            }
+            (Call::Append(Val::Str(x)), _) => match state {
+                Val::Str(s) => {
+                    s.push_str(x);
+                    true
+                }
+                _ => false,
             },
+            (Call::Append(_), _) => false,
         }
     }
-}
-
-/// What a legal step does to the state.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Next {
-    /// It stays as it was.
-    Same,
-    /// It becomes this.
-    To(Val),
 }
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ pub(crate) struct Builder {
 
 impl Builder {
     /// The number of `name`.
-    pub fn name(&mut self, name: &str) -> u32 {
+    pub(crate) fn name(&mut self, name: &str) -> u32 {
         if let Some(&n) = self.name_numbers.get(name) {
             return n;
         }
@@ -225,7 +225,7 @@ impl Builder {
     }
 
     /// The number of the name that `number` is written as.
-    pub fn number(&mut self, number: i128) -> u32 {
+    pub(crate) fn number(&mut self, number: i128) -> u32 {
         let small = usize::try_from(number).ok().filter(|&n| n < SMALL_NUMBERS);
         if let Some(&n) = small.and_then(|i| self.small_numbers.get(i)).filter(|&&n| n != NONE) {
             return n;
@@ -245,12 +245,12 @@ impl Builder {
     }
 
     /// The name numbered `n`, or `None` for [`NONE`].
-    pub fn name_of(&self, n: u32) -> Option<&str> {
+    pub(crate) fn name_of(&self, n: u32) -> Option<&str> {
         self.names.get(n as usize).map(|s| &**s)
     }
 
     /// The number of `v`.
-    pub fn value(&mut self, v: Val) -> u32 {
+    pub(crate) fn value(&mut self, v: Val) -> u32 {
         let mut hasher = Fx::default();
         v.hash(&mut hasher);
         let n = self.values.len() as u32;
@@ -266,7 +266,7 @@ impl Builder {
     }
 
     /// `call` with its values numbered.
-    pub fn call(&mut self, call: Call) -> CallId {
+    pub(crate) fn call(&mut self, call: Call) -> CallId {
         match call {
             Call::Read => CallId::Read,
             Call::Write(a) => CallId::Write(self.value(a)),
@@ -276,7 +276,7 @@ impl Builder {
     }
 
     /// `ret` with its value numbered.
-    pub fn ret(&mut self, ret: Ret) -> RetId {
+    pub(crate) fn ret(&mut self, ret: Ret) -> RetId {
         match ret {
             Ret::Value(a) => RetId::Value(self.value(a)),
             Ret::Done => RetId::Done,
@@ -286,7 +286,7 @@ impl Builder {
     }
 
     /// The slot of the key named `name` ([`NONE`]: no key).
-    pub fn key(&mut self, name: u32) -> usize {
+    pub(crate) fn key(&mut self, name: u32) -> usize {
         let new = self.keys.len();
         let slot = if name == NONE {
             *self.no_key.get_or_insert(new)
@@ -307,29 +307,29 @@ impl Builder {
     }
 
     /// The name of the key in `slot`.
-    pub fn key_name(&self, slot: usize) -> u32 {
+    pub(crate) fn key_name(&self, slot: usize) -> u32 {
         self.keys[slot].0
     }
 
     /// Adds `op` to the key in `slot`; returns its index there.
-    pub fn push(&mut self, slot: usize, op: Op) -> usize {
+    pub(crate) fn push(&mut self, slot: usize, op: Op) -> usize {
         let ops = &mut self.keys[slot].1;
         ops.push(op);
         ops.len() - 1
     }
 
     /// The operation at `index` of the key in `slot`.
-    pub fn op(&mut self, slot: usize, index: usize) -> &mut Op {
+    pub(crate) fn op(&mut self, slot: usize, index: usize) -> &mut Op {
         &mut self.keys[slot].1[index]
     }
 
     /// Leaves the operation at `index` of the key in `slot` out of the history.
-    pub fn drop_op(&mut self, slot: usize, index: usize) {
+    pub(crate) fn drop_op(&mut self, slot: usize, index: usize) {
         self.keys[slot].1[index].lines[0] = NONE;
     }
 
     /// The history, without the operations dropped and the keys left without operations.
-    pub fn finish(self) -> History {
+    pub(crate) fn finish(self) -> History {
         let keys = self
             .keys
             .into_iter()

@@ -108,7 +108,7 @@ pub(super) struct Search<'a> {
 
 impl<'a> Search<'a> {
     /// The search over `key`'s operations of `history`.
-    pub fn new(history: &'a History, key: &'a Key, model: Model) -> Self {
+    pub(crate) fn new(history: &'a History, key: &'a Key, model: Model) -> Self {
         // A read whose result is unknown accepts every state and changes none: whatever the
         // other operations' order, it fits into it, so it is left out of the search.
         let ops: Vec<u32> = (0..key.ops.len() as u32)
@@ -301,7 +301,7 @@ impl<'a> Search<'a> {
     /// Searches for a linearization until one is found, none can be, the budget is spent,
     /// `allowance` configurations were tried or `stop` says to (then unfinished); returns the
     /// outcome and the configurations tried.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         deadline: Instant,
         max_bytes: usize,

@@ -44,13 +44,7 @@ pub struct Schedule {
 impl Schedule {
     /// Reads a schedule file; errors name the file and line.
     pub fn load(path: &Path) -> Result<Self, PlanError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| PlanError { origin: origin.clone(), problem: e.to_string() })?;
-        serde_yaml::from_str(&text).map_err(|e| {
-            let at = e.location().map(|l| format!("{origin}:{}", l.line())).unwrap_or(origin);
-            PlanError { origin: at, problem: e.to_string() }
-        })
+        crate::plan::load_yaml(path)
     }
 
     /// The schedule as YAML.

@@ -123,13 +123,7 @@ impl Row {
 
 /// Reads a campaign file and expands it into validated plans; nothing runs if one is bad.
 pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanError> {
-    let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| PlanError { origin: origin.clone(), problem: e.to_string() })?;
-    let file: CampaignFile = serde_yaml::from_str(&text).map_err(|e| PlanError {
-        origin: e.location().map_or(origin.clone(), |l| format!("{origin}:{}", l.line())),
-        problem: e.to_string(),
-    })?;
+    let file: CampaignFile = crate::plan::load_yaml(path)?;
     let name = file.name.clone().unwrap_or_else(|| "campaign".into());
     let one = |v: Vec<Option<String>>| if v.is_empty() { vec![None] } else { v };
     let nemeses = one(file.matrix.nemesis.iter().cloned().map(Some).collect());

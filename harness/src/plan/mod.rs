@@ -266,8 +266,8 @@ pub fn random_seed() -> u64 {
 /// Reads the YAML file at `path` as a `T`; errors name the file and line.
 pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PlanError> {
     let origin = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| PlanError { origin: origin.clone(), problem: e.to_string() })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| PlanError { origin: origin.clone(), problem: e.to_string() })?;
     serde_yaml::from_str(&text).map_err(|e| {
         let at = e.location().map(|l| format!("{origin}:{}", l.line())).unwrap_or(origin);
         PlanError { origin: at, problem: e.to_string() }

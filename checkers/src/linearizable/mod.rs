@@ -96,7 +96,9 @@ pub struct LinearizableResult {
     pub keys: usize,
     /// Operations checked.
     pub ops: usize,
-    /// States memoised in all.
+    /// Configurations memoised by the searches that decided the verdict: every key's for a valid
+    /// or unknown history, for an invalid one those of the keys up to the failing one (the keys
+    /// after it are not searched to the end).
     pub states: u64,
     /// Why the verdict is unknown.
     pub reason: Option<String>,

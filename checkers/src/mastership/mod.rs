@@ -17,12 +17,16 @@
 //! the run's start recorded but a round does not list counts as a node that did not answer. The
 //! rest (windows, times, message counts) is reported beside the verdict.
 
+mod events;
+
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{Op, OpType};
+use crate::history::Op;
 use crate::verdict::Verdict;
+use events::Events;
 
 /// What the observer saw of one node in one round.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,12 +60,14 @@ pub struct Round {
 }
 
 impl Round {
-    fn masters(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .filter(|(_, v)| v.as_ref().is_some_and(|v| v.role == "Master"))
-            .map(|(n, _)| n.clone())
-            .collect()
+    /// The round that `value` holds, if it holds one.
+    fn deserialize_from(value: &serde_json::Value) -> Option<Round> {
+        Round::deserialize(value).ok()
+    }
+
+    /// The nodes that say Master.
+    fn masters(&self) -> impl Iterator<Item = &String> {
+        self.nodes.iter().filter(|(_, v)| v.as_ref().is_some_and(|v| v.role == "Master")).map(|(n, _)| n)
     }
 
     fn name_of(&self, id: u32) -> Option<&String> {
@@ -71,8 +77,14 @@ impl Round {
     /// The single master of this round, or why there is none. With `all_answer`, a node that
     /// did not answer breaks it.
     pub fn single_master(&self, all_answer: bool) -> Result<String, String> {
-        let masters = self.masters();
-        let [m] = &masters[..] else {
+        self.the_master(all_answer).cloned()
+    }
+
+    /// As [`single_master`](Round::single_master), the master's name borrowed.
+    fn the_master(&self, all_answer: bool) -> Result<&String, String> {
+        let mut masters = self.masters();
+        let (Some(m), None) = (masters.next(), masters.next()) else {
+            let masters: Vec<&str> = self.masters().map(String::as_str).collect();
             return Err(if masters.is_empty() {
                 "no master".into()
             } else {
@@ -93,7 +105,7 @@ impl Round {
             }
         }
         match &self.registrations {
-            Some(r) if r[..] == [id] => Ok(m.clone()),
+            Some(r) if r[..] == [id] => Ok(m),
             Some(r) => {
                 let names: Vec<String> =
                     r.iter().map(|x| self.name_of(*x).cloned().unwrap_or_else(|| format!("#{x}"))).collect();
@@ -170,14 +182,13 @@ pub(crate) fn recorded_members(ops: &[Op]) -> Option<Vec<String>> {
 /// The longest gap allowed between observations of the stability window: two observer
 /// intervals (as the run's start recorded it, else the median gap between rounds), and never
 /// less than one interval plus a status query's 300 ms time-out.
-fn coverage_gap_ns(ops: &[Op], rounds: &[(u64, Round)]) -> u64 {
-    let recorded = ops
-        .iter()
-        .find(|o| o.process.is_harness() && o.f == "history-start")
-        .and_then(|o| o.value.get("observe_interval_ms")?.as_u64())
+fn coverage_gap_ns(events: &Events) -> u64 {
+    let recorded = events
+        .harness("history-start")
+        .and_then(|(_, o)| o.value.get("observe_interval_ms")?.as_u64())
         .map(|v| v * 1_000_000);
     let interval = recorded.unwrap_or_else(|| {
-        let mut gaps: Vec<u64> = rounds.windows(2).map(|w| w[1].0.saturating_sub(w[0].0)).collect();
+        let mut gaps: Vec<u64> = events.rounds.windows(2).map(|w| w[1].0.saturating_sub(w[0].0)).collect();
         gaps.sort_unstable();
         gaps.get(gaps.len() / 2).copied().unwrap_or(100_000_000)
     });
@@ -194,13 +205,13 @@ fn ms(ns: u64) -> u64 {
 
 /// The stretches of the workload (before the final phase) with no fault in force: from the undo
 /// that left none active to the next fault, in ns.
-fn fault_free_spans(ops: &[Op]) -> Vec<(u64, u64)> {
-    let end = harness_time(ops, "final-phase").unwrap_or(u64::MAX);
+fn fault_free_spans(events: &Events) -> Vec<(u64, u64)> {
+    let end = events.harness("final-phase").map_or(u64::MAX, |(_, o)| o.time);
     let mut active: BTreeMap<&str, u32> = BTreeMap::new();
     let mut spans = Vec::new();
     let mut free_since = None;
-    for o in ops.iter().filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke && o.time < end) {
-        let (fault, start) = match o.f.as_str() {
+    for &(time, f) in events.faults.iter().filter(|(time, _)| *time < end) {
+        let (fault, start) = match f {
             "heal" => ("partition", false),
             "start" => ("kill", false),
             "resume" => ("pause", false),
@@ -210,13 +221,13 @@ fn fault_free_spans(ops: &[Op]) -> Vec<(u64, u64)> {
         let count = active.entry(fault).or_default();
         if start {
             if let Some(since) = free_since.take() {
-                spans.push((since, o.time));
+                spans.push((since, time));
             }
             *count += 1;
         } else {
             *count = count.saturating_sub(1);
             if active.values().all(|c| *c == 0) {
-                free_since = Some(o.time);
+                free_since = Some(time);
             }
         }
     }
@@ -228,32 +239,21 @@ fn fault_free_spans(ops: &[Op]) -> Vec<(u64, u64)> {
 
 /// The first round that shows two masters [`SELF_HEAL_BOUND_MS`] or more into a fault-free
 /// stretch, with the stretch's start (ms).
-fn outlived_heal(rounds: &[(u64, Round)], ops: &[Op]) -> Option<(u64, u64, Vec<String>)> {
-    let spans = fault_free_spans(ops);
-    rounds.iter().find_map(|(t, r)| {
-        let masters = r.masters();
-        if masters.len() < 2 {
-            return None;
-        }
+fn outlived_heal(events: &Events) -> Option<(u64, u64, Vec<String>)> {
+    let spans = fault_free_spans(events);
+    events.rounds.iter().find_map(|(t, r)| {
+        // Two masters at least.
+        r.masters().nth(1)?;
         let span = spans.iter().find(|(from, to)| t >= from && t < to)?;
-        (ms(*t) >= ms(span.0) + SELF_HEAL_BOUND_MS).then(|| (ms(*t), ms(span.0), masters))
+        (ms(*t) >= ms(span.0) + SELF_HEAL_BOUND_MS)
+            .then(|| (ms(*t), ms(span.0), r.masters().cloned().collect()))
     })
-}
-
-fn harness_time(ops: &[Op], f: &str) -> Option<u64> {
-    ops.iter().find(|o| o.process.is_harness() && o.f == f).map(|o| o.time)
-}
-
-/// The position of the harness's first `f` event.
-fn harness_position(ops: &[Op], f: &str) -> Option<usize> {
-    ops.iter().position(|o| o.process.is_harness() && o.f == f)
 }
 
 /// Checks the history.
 pub fn check(ops: &[Op]) -> MastershipResult {
-    let observed = |o: &&Op| o.process.is_observer() && o.f == "observe";
-    let round = |o: &Op| serde_json::from_value::<Round>(o.value.clone()).ok().map(|r| (o.time, r));
-    let rounds: Vec<(u64, Round)> = ops.iter().filter(observed).filter_map(round).collect();
+    let events = Events::of(ops);
+    let rounds = &events.rounds;
     let mut result = MastershipResult {
         valid: Verdict::Unknown,
         summary: String::new(),
@@ -262,24 +262,20 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         violation_ms: None,
         convergence_ms: None,
         window_rounds: 0,
-        split_brain_windows: windows(&rounds, |n| n >= 2),
-        leaderless_windows: windows(&rounds, |n| n == 0),
-        failovers: failovers(ops, &rounds),
-        self_terminations: ops
-            .iter()
-            .filter(|o| o.process.is_harness() && o.f == "self-terminated")
-            .filter_map(|o| o.node.clone())
-            .collect(),
+        split_brain_windows: windows(rounds, |n| n >= 2),
+        leaderless_windows: windows(rounds, |n| n == 0),
+        failovers: failovers(&events),
+        self_terminations: events.self_terminations.clone(),
         elections: 0,
         election_messages: 0,
         messages_per_election: None,
     };
-    (result.elections, result.election_messages) = election_counts(&rounds);
+    (result.elections, result.election_messages) = election_counts(rounds);
     if result.elections > 0 {
         result.messages_per_election = Some(result.election_messages as f64 / result.elections as f64);
     }
-    let (Some(start), Some(end)) =
-        (harness_position(ops, "stability-start"), harness_position(ops, "stability-end"))
+    let (Some((start, start_op)), Some((end, end_op))) =
+        (events.harness("stability-start"), events.harness("stability-end"))
     else {
         result.summary = "the history has no stability window: the run did not reach its final phase".into();
         return result;
@@ -294,46 +290,51 @@ pub fn check(ops: &[Op]) -> MastershipResult {
     }
     // The window is what was recorded between its two marks, in the history's order; a member
     // of the group (as the history's start records it) missing from a round was not seen.
-    let members = recorded_members(ops);
-    let mut unreadable = Vec::new();
-    let mut window: Vec<(u64, Round)> = Vec::new();
-    for o in ops[start..end].iter().filter(observed) {
-        match round(o) {
-            Some((t, mut r)) => {
-                for m in members.iter().flatten() {
-                    r.nodes.entry(m.clone()).or_insert(None);
-                }
-                window.push((t, r));
+    let members = events.members().unwrap_or_default();
+    let inside = |p: &usize| (start..end).contains(p);
+    let from = events.positions.partition_point(|p| *p < start);
+    let to = events.positions.partition_point(|p| *p < end);
+    let window: Vec<(u64, Cow<Round>)> = rounds[from..to]
+        .iter()
+        .map(|(t, r)| {
+            if members.iter().all(|m| r.nodes.contains_key(m)) {
+                return (*t, Cow::Borrowed(r));
             }
-            None => unreadable.push(o.index + 1),
-        }
-    }
-    let (start_ns, end_ns) = (ops[start].time, ops[end].time);
+            let mut r = r.clone();
+            for m in &members {
+                r.nodes.entry(m.clone()).or_insert(None);
+            }
+            (*t, Cow::Owned(r))
+        })
+        .collect();
+    let unreadable: Vec<u64> =
+        events.unreadable.iter().filter(|(p, _)| inside(p)).map(|(_, index)| index + 1).collect();
+    let (start_ns, end_ns) = (start_op.time, end_op.time);
     let start = start_ns;
     result.window_rounds = window.len();
     let Some((_, last)) = window.last() else {
         result.summary = "no observation in the stability window".into();
         return result;
     };
-    let mut kept: Option<String> = None;
+    let mut kept: Option<&String> = None;
     for (time, round) in &window {
-        match round.single_master(true) {
-            Ok(m) if kept.as_ref().is_none_or(|k| *k == m) => kept = Some(m),
+        match round.the_master(true) {
+            Ok(m) if kept.is_none_or(|k| k == m) => kept = Some(m),
             Ok(m) => {
                 result.valid = Verdict::Invalid;
                 result.violation_ms = Some(ms(*time));
                 result.summary = format!(
                     "mastership changed from {} to {m} at {} ms, inside the stability window",
-                    kept.unwrap_or_default(),
+                    kept.map_or("", |k| k.as_str()),
                     ms(*time)
                 );
-                result.persisted_masters = last.masters();
+                result.persisted_masters = last.masters().cloned().collect();
                 return result;
             }
             Err(why) => {
                 result.valid = Verdict::Invalid;
                 result.violation_ms = Some(ms(*time));
-                result.persisted_masters = last.masters();
+                result.persisted_masters = last.masters().cloned().collect();
                 result.summary = format!(
                     "no single master at {} ms in the stability window: {why}; masters at its end: [{}]",
                     ms(*time),
@@ -343,7 +344,7 @@ pub fn check(ops: &[Op]) -> MastershipResult {
             }
         }
     }
-    let master = kept.expect("the window has a round");
+    let master = kept.expect("the window has a round").clone();
     if !unreadable.is_empty() {
         result.summary = format!(
             "{} observer round(s) of the stability window cannot be read (history lines {:?}): \
@@ -355,7 +356,7 @@ pub fn check(ops: &[Op]) -> MastershipResult {
     }
     let times: Vec<u64> =
         std::iter::once(start_ns).chain(window.iter().map(|(t, _)| *t)).chain([end_ns]).collect();
-    let allowed = coverage_gap_ns(ops, &rounds);
+    let allowed = coverage_gap_ns(&events);
     if let Some(w) = times.windows(2).find(|w| w[1].saturating_sub(w[0]) > allowed) {
         result.summary = format!(
             "the stability window is not covered: no observation from {} ms to {} ms (at most {} ms apart)",
@@ -365,7 +366,7 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         );
         return result;
     }
-    if let Some((at, healed, masters)) = outlived_heal(&rounds, ops) {
+    if let Some((at, healed, masters)) = outlived_heal(&events) {
         result.valid = Verdict::Invalid;
         result.violation_ms = Some(at);
         result.persisted_masters = masters.clone();
@@ -378,11 +379,12 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         return result;
     }
     result.valid = Verdict::Valid;
-    result.convergence_ms = harness_time(ops, "final-phase").map(|final_phase| {
+    result.convergence_ms = events.harness("final-phase").map(|(_, final_phase)| {
+        let final_phase = final_phase.time;
         let converged = rounds
             .iter()
             .rev()
-            .take_while(|(t, r)| *t >= final_phase && r.single_master(true).is_ok_and(|m| m == master))
+            .take_while(|(t, r)| *t >= final_phase && r.the_master(true).is_ok_and(|m| *m == master))
             .last()
             .map_or(start, |(t, _)| *t);
         ms(converged.saturating_sub(final_phase))
@@ -401,8 +403,8 @@ pub(crate) fn windows(rounds: &[(u64, Round)], bad: impl Fn(usize) -> bool) -> V
     let mut open = false;
     for (time, round) in rounds {
         let answered = round.nodes.values().any(Option::is_some);
-        let masters = round.masters();
-        if answered && bad(masters.len()) {
+        if answered && bad(round.masters().count()) {
+            let masters: Vec<String> = round.masters().cloned().collect();
             match out.last_mut() {
                 Some(w) if open => {
                     w.end_ms = ms(*time);
@@ -422,10 +424,11 @@ pub(crate) fn windows(rounds: &[(u64, Round)], bad: impl Fn(usize) -> bool) -> V
     out
 }
 
-fn failovers(ops: &[Op], rounds: &[(u64, Round)]) -> Vec<Failover> {
-    let kills: Vec<(u64, Vec<String>)> = ops
+fn failovers(events: &Events) -> Vec<Failover> {
+    let rounds = &events.rounds;
+    let kills: Vec<(u64, Vec<String>)> = events
+        .kills
         .iter()
-        .filter(|o| o.process.is_nemesis() && o.f == "kill" && o.kind == OpType::Info)
         .map(|o| {
             let hosts =
                 o.value.get("hosts").and_then(|h| serde_json::from_value(h.clone()).ok()).unwrap_or_default();
@@ -476,7 +479,7 @@ fn election_counts(rounds: &[(u64, Round)]) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Process;
+    use crate::history::{OpType, Process};
 
     fn view(id: u32, role: &str, master: u32) -> Option<NodeView> {
         Some(NodeView {

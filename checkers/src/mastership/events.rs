@@ -23,7 +23,7 @@ pub(super) struct Events<'a> {
 
 impl<'a> Events<'a> {
     /// Reads `ops` once.
-    pub fn of(ops: &'a [Op]) -> Events<'a> {
+    pub(crate) fn of(ops: &'a [Op]) -> Events<'a> {
         let mut e = Events {
             rounds: Vec::new(),
             positions: Vec::new(),
@@ -60,12 +60,12 @@ impl<'a> Events<'a> {
     }
 
     /// The harness's first `f` event and its position.
-    pub fn harness(&self, f: &str) -> Option<(usize, &'a Op)> {
+    pub(crate) fn harness(&self, f: &str) -> Option<(usize, &'a Op)> {
         self.harness.iter().find(|(name, ..)| *name == f).map(|&(_, position, op)| (position, op))
     }
 
     /// The replica hosts the run's start recorded (`history-start`'s `members`), if it did.
-    pub fn members(&self) -> Option<Vec<String>> {
+    pub(crate) fn members(&self) -> Option<Vec<String>> {
         let (_, start) = self.harness("history-start")?;
         serde_json::from_value(start.value.get("members")?.clone()).ok()
     }

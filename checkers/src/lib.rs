@@ -16,6 +16,7 @@
 pub mod convergence;
 pub mod deposed;
 pub mod edn;
+mod fx;
 pub mod history;
 pub mod linearizable;
 pub mod mastership;

@@ -11,10 +11,11 @@
 //! count). Invalid when anything is lost, unexpected or duplicated; unknown when a key appended to
 //! has no final read, or the read is not a list.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fx::FxMap;
 use crate::history::{Op, OpType, Process};
 use crate::verdict::Verdict;
 
@@ -87,18 +88,47 @@ impl Element {
     }
 }
 
-/// What one key's appends and reads amount to.
+/// What one element of a key went through.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    /// Invoked as an append to the key.
+    attempted: bool,
+    /// An append of it failed.
+    failed: bool,
+    /// An append of it has an unknown outcome.
+    unknown: bool,
+    /// Times the key's final read holds it.
+    reads: u32,
+}
+
+/// What one key's appends and reads amount to: one table of its elements, each numbered by
+/// its first appearance, so that an append's completion and the final read find an element's
+/// record without hashing it again where they can.
 #[derive(Default)]
 struct KeyLog<'a> {
-    attempted: HashSet<Element>,
-    failed: HashSet<Element>,
-    unknown: HashSet<Element>,
-    acked: Vec<(&'a serde_json::Value, u64, u64, Option<&'a str>)>,
+    numbers: FxMap<Element, u32>,
+    seen: Vec<Seen>,
+    /// Acknowledged appends: the element's number, its value, invoked and acknowledged (ns),
+    /// the node.
+    acked: Vec<(u32, &'a serde_json::Value, u64, u64, Option<&'a str>)>,
+}
+
+impl KeyLog<'_> {
+    /// The number of element `e`, recorded if new.
+    fn number(&mut self, e: Element) -> u32 {
+        let next = self.seen.len() as u32;
+        let n = *self.numbers.entry(e).or_insert(next);
+        if n == next {
+            self.seen.push(Seen::default());
+        }
+        n
+    }
 }
 
 /// Checks the appends and the final read of every key appended to.
 pub fn check(ops: &[Op]) -> SetResult {
-    let mut invoked: HashMap<u64, (u64, &serde_json::Value)> = HashMap::new();
+    // Per process: its open append's invocation time, value, key and element number.
+    let mut invoked: FxMap<u64, (u64, &serde_json::Value, &str, u32)> = FxMap::default();
     let mut keys: BTreeMap<&str, KeyLog> = BTreeMap::new();
     let mut reads: HashMap<&str, (u64, &serde_json::Value)> = HashMap::new();
     for op in ops {
@@ -106,20 +136,21 @@ pub fn check(ops: &[Op]) -> SetResult {
         let key = op.key.as_deref().unwrap_or_default();
         match (op.f.as_str(), op.kind) {
             ("append", OpType::Invoke) => {
-                keys.entry(key).or_default().attempted.insert(Element::of(&op.value));
-                invoked.insert(p, (op.time, &op.value));
+                let log = keys.entry(key).or_default();
+                let n = log.number(Element::of(&op.value));
+                log.seen[n as usize].attempted = true;
+                invoked.insert(p, (op.time, &op.value, key, n));
             }
             ("append", kind) => {
-                let Some((start, v)) = invoked.remove(&p) else { continue };
+                let Some((start, v, invoked_key, n)) = invoked.remove(&p) else { continue };
                 let log = keys.entry(key).or_default();
+                // The element's number is its invocation key's; a completion on another key
+                // (a malformed history) numbers it in its own.
+                let n = if invoked_key == key { n } else { log.number(Element::of(v)) };
                 match kind {
-                    OpType::Ok => log.acked.push((v, start, op.time, op.node.as_deref())),
-                    OpType::Fail => {
-                        log.failed.insert(Element::of(v));
-                    }
-                    _ => {
-                        log.unknown.insert(Element::of(v));
-                    }
+                    OpType::Ok => log.acked.push((n, v, start, op.time, op.node.as_deref())),
+                    OpType::Fail => log.seen[n as usize].failed = true,
+                    _ => log.seen[n as usize].unknown = true,
                 }
             }
             ("read", OpType::Ok) => {
@@ -144,7 +175,7 @@ pub fn check(ops: &[Op]) -> SetResult {
         reason: None,
     };
     let mut unknown_reasons = Vec::new();
-    for (key, log) in keys {
+    for (key, mut log) in keys {
         result.acknowledged += log.acked.len();
         let read: &[serde_json::Value] = match reads.remove(key) {
             None => {
@@ -162,12 +193,13 @@ pub fn check(ops: &[Op]) -> SetResult {
             }
         };
         result.read += read.len();
-        let mut counts: HashMap<Element, usize> = HashMap::with_capacity(read.len());
+        log.numbers.reserve(read.len().saturating_sub(log.numbers.len()));
         for v in read {
-            *counts.entry(Element::of(v)).or_default() += 1;
+            let n = log.number(Element::of(v));
+            log.seen[n as usize].reads += 1;
         }
-        result.lost.extend(log.acked.iter().filter(|(v, ..)| !counts.contains_key(&Element::of(v))).map(
-            |(v, start, end, node)| {
+        result.lost.extend(log.acked.iter().filter(|(n, ..)| log.seen[*n as usize].reads == 0).map(
+            |(_, v, start, end, node)| {
                 Lost {
                     element: (*v).clone(),
                     written_ms: (start / 1_000_000, end / 1_000_000),
@@ -180,14 +212,31 @@ pub fn check(ops: &[Op]) -> SetResult {
                 }
             },
         ));
-        let mut present: Vec<(&Element, usize)> = counts.iter().map(|(e, n)| (e, *n)).collect();
-        present.sort_unstable();
-        let never = |e: &Element| !log.attempted.contains(e) || log.failed.contains(e);
-        result.unexpected.extend(present.iter().filter(|(e, _)| never(e)).map(|(e, _)| e.value()));
-        result
-            .recovered
-            .extend(present.iter().filter(|(e, _)| log.unknown.contains(*e)).map(|(e, _)| e.value()));
-        result.duplicated.extend(present.iter().filter(|(_, n)| *n > 1).map(|(e, _)| e.value()));
+        // Each list in the elements' order.
+        let (mut unexpected, mut recovered, mut duplicated) = (Vec::new(), Vec::new(), Vec::new());
+        for (e, &n) in &log.numbers {
+            let seen = log.seen[n as usize];
+            if seen.reads == 0 {
+                continue;
+            }
+            if !seen.attempted || seen.failed {
+                unexpected.push(e);
+            }
+            if seen.unknown {
+                recovered.push(e);
+            }
+            if seen.reads > 1 {
+                duplicated.push(e);
+            }
+        }
+        for (list, out) in [
+            (&mut unexpected, &mut result.unexpected),
+            (&mut recovered, &mut result.recovered),
+            (&mut duplicated, &mut result.duplicated),
+        ] {
+            list.sort_unstable();
+            out.extend(list.iter().map(|e| e.value()));
+        }
     }
     result.valid =
         if !result.lost.is_empty() || !result.unexpected.is_empty() || !result.duplicated.is_empty() {

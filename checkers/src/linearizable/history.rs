@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
+use crate::fx::Fx;
+
 use super::model::{Call, Ret, Val};
 use super::parse::ParseError;
 
@@ -345,35 +347,6 @@ impl Builder {
 
 /// Process numbers below this are looked up without being written out.
 const SMALL_NUMBERS: usize = 1 << 16;
-
-/// A fast hasher for a history's names and values (FxHash's mixing): they are not chosen by an
-/// adversary who could make them collide, and a collision only costs a value stored twice.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in chunks.by_ref() {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
-        }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
-        }
-    }
-    fn write_u8(&mut self, b: u8) {
-        self.add(u64::from(b));
-    }
-}
-
-impl Fx {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@
 //! count). Invalid when anything is lost, unexpected or duplicated; unknown when a key appended to
 //! has no final read, or the read is not a list.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -88,77 +88,156 @@ impl Element {
     }
 }
 
-/// What one element of a key went through.
+/// What one element of a key went through, in one byte.
 #[derive(Clone, Copy, Default)]
-struct Seen {
+struct Seen(u8);
+
+impl Seen {
     /// Invoked as an append to the key.
-    attempted: bool,
+    const ATTEMPTED: u8 = 1;
     /// An append of it failed.
-    failed: bool,
+    const FAILED: u8 = 2;
     /// An append of it has an unknown outcome.
-    unknown: bool,
-    /// Times the key's final read holds it.
-    reads: u32,
+    const UNKNOWN: u8 = 4;
+    /// In the key's final read once; twice or more with [`Seen::READ_AGAIN`].
+    const READ: u8 = 8;
+    const READ_AGAIN: u8 = 16;
+
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    fn read(&mut self) {
+        self.0 |= if self.has(Seen::READ) { Seen::READ_AGAIN } else { Seen::READ };
+    }
 }
 
-/// What one key's appends and reads amount to: one table of its elements, each numbered by
-/// its first appearance, so that an append's completion and the final read find an element's
-/// record without hashing it again where they can.
-#[derive(Default)]
-struct KeyLog<'a> {
+/// An element of a key by number: an integer in `0..dense` by its value, any other element
+/// by `dense` plus its number in the key's table.
+type Number = u64;
+
+/// What one key's appends and reads amount to. Integers from 0 to a bound in proportion to the
+/// key's appends (what a workload appends, as a rule) are recorded by their value, in order
+/// in memory; any other element in one table, numbered by its first appearance, so that an
+/// append's completion finds its element's record by the number its invocation got.
+struct KeyLog {
+    /// Integers below this are recorded in `dense`.
+    dense_limit: u64,
+    dense: Vec<Seen>,
     numbers: FxMap<Element, u32>,
-    seen: Vec<Seen>,
-    /// Acknowledged appends: the element's number, its value, invoked and acknowledged (ns),
-    /// the node.
-    acked: Vec<(u32, &'a serde_json::Value, u64, u64, Option<&'a str>)>,
+    sparse: Vec<Seen>,
+    /// Acknowledged appends: the positions in the history of the invocation and the
+    /// acknowledgement, and the element's number.
+    acked: Vec<(u32, u32, Number)>,
 }
 
-impl KeyLog<'_> {
-    /// The number of element `e`, recorded if new.
-    fn number(&mut self, e: Element) -> u32 {
-        let next = self.seen.len() as u32;
+impl KeyLog {
+    fn new(dense_limit: u64) -> Self {
+        KeyLog {
+            dense_limit,
+            dense: Vec::new(),
+            numbers: FxMap::default(),
+            sparse: Vec::new(),
+            acked: Vec::new(),
+        }
+    }
+
+    /// The number of the element `v`, recorded if new.
+    fn number(&mut self, v: &serde_json::Value) -> Number {
+        let e = Element::of(v);
+        if let Element::Int(i) = e {
+            if let Some(i) = u64::try_from(i).ok().filter(|&i| i < self.dense_limit) {
+                if self.dense.len() as u64 <= i {
+                    let grown = (i + 1).max(2 * self.dense.len() as u64).min(self.dense_limit);
+                    self.dense.resize(grown as usize, Seen::default());
+                }
+                return i;
+            }
+        }
+        let next = self.sparse.len() as u32;
         let n = *self.numbers.entry(e).or_insert(next);
         if n == next {
-            self.seen.push(Seen::default());
+            self.sparse.push(Seen::default());
         }
-        n
+        self.dense_limit + u64::from(n)
+    }
+
+    fn get(&self, n: Number) -> Seen {
+        match n.checked_sub(self.dense_limit) {
+            None => self.dense[n as usize],
+            Some(i) => self.sparse[i as usize],
+        }
+    }
+
+    fn seen(&mut self, n: Number) -> &mut Seen {
+        match n.checked_sub(self.dense_limit) {
+            None => &mut self.dense[n as usize],
+            Some(i) => &mut self.sparse[i as usize],
+        }
     }
 }
 
 /// Checks the appends and the final read of every key appended to.
 pub fn check(ops: &[Op]) -> SetResult {
-    // Per process: its open append's invocation time, value, key and element number.
-    let mut invoked: FxMap<u64, (u64, &serde_json::Value, &str, u32)> = FxMap::default();
-    let mut keys: BTreeMap<&str, KeyLog> = BTreeMap::new();
+    // Each key's appends, so that its integers recorded by value take at most a few bytes per
+    // append.
+    let mut appends: FxMap<&str, u64> = FxMap::default();
+    let client_appends = ops.iter().filter(|op| op.process.is_client() && op.f == "append");
+    for op in client_appends.filter(|op| op.kind == OpType::Invoke) {
+        *appends.entry(op.key.as_deref().unwrap_or_default()).or_default() += 1;
+    }
+    // Per process: its open append's position in the history, key and element number.
+    let mut invoked: FxMap<u64, (u32, &str, Number)> = FxMap::default();
+    let mut slots: FxMap<&str, usize> = FxMap::default();
+    let mut keys: Vec<(&str, KeyLog)> = Vec::new();
+    let mut last: Option<(&str, usize)> = None;
     let mut reads: HashMap<&str, (u64, &serde_json::Value)> = HashMap::new();
-    for op in ops {
+    // Positions are u32: a history of 2^32 operations would not fit in memory.
+    for (at, op) in ops.iter().enumerate() {
         let Process::Client(p) = op.process else { continue };
         let key = op.key.as_deref().unwrap_or_default();
-        match (op.f.as_str(), op.kind) {
-            ("append", OpType::Invoke) => {
-                let log = keys.entry(key).or_default();
-                let n = log.number(Element::of(&op.value));
-                log.seen[n as usize].attempted = true;
-                invoked.insert(p, (op.time, &op.value, key, n));
-            }
-            ("append", kind) => {
-                let Some((start, v, invoked_key, n)) = invoked.remove(&p) else { continue };
-                let log = keys.entry(key).or_default();
-                // The element's number is its invocation key's; a completion on another key
-                // (a malformed history) numbers it in its own.
-                let n = if invoked_key == key { n } else { log.number(Element::of(v)) };
-                match kind {
-                    OpType::Ok => log.acked.push((n, v, start, op.time, op.node.as_deref())),
-                    OpType::Fail => log.seen[n as usize].failed = true,
-                    _ => log.seen[n as usize].unknown = true,
-                }
-            }
-            ("read", OpType::Ok) => {
+        if op.f != "append" {
+            if op.f == "read" && op.kind == OpType::Ok {
                 reads.insert(key, (op.index, &op.value));
             }
-            _ => {}
+            continue;
+        }
+        let invocation = match op.kind {
+            OpType::Invoke => None,
+            _ => match invoked.remove(&p) {
+                Some(invocation) => Some(invocation),
+                None => continue,
+            },
+        };
+        let slot = match last {
+            Some((k, slot)) if k == key => slot,
+            _ => {
+                let slot = *slots.entry(key).or_insert_with(|| {
+                    let limit = 4 * appends.get(key).copied().unwrap_or(0) + 1024;
+                    keys.push((key, KeyLog::new(limit)));
+                    keys.len() - 1
+                });
+                last = Some((key, slot));
+                slot
+            }
+        };
+        let log = &mut keys[slot].1;
+        let Some((start, invoked_key, n)) = invocation else {
+            let n = log.number(&op.value);
+            log.seen(n).0 |= Seen::ATTEMPTED;
+            invoked.insert(p, (at as u32, key, n));
+            continue;
+        };
+        // The element's number is its invocation key's; a completion on another key (a
+        // malformed history) numbers it in its own.
+        let n = if invoked_key == key { n } else { log.number(&ops[start as usize].value) };
+        match op.kind {
+            OpType::Ok => log.acked.push((start, at as u32, n)),
+            OpType::Fail => log.seen(n).0 |= Seen::FAILED,
+            _ => log.seen(n).0 |= Seen::UNKNOWN,
         }
     }
+    keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let faults: Vec<(u64, String)> = ops
         .iter()
         .filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke)
@@ -193,20 +272,21 @@ pub fn check(ops: &[Op]) -> SetResult {
             }
         };
         result.read += read.len();
-        log.numbers.reserve(read.len().saturating_sub(log.numbers.len()));
         for v in read {
-            let n = log.number(Element::of(v));
-            log.seen[n as usize].reads += 1;
+            let n = log.number(v);
+            log.seen(n).read();
         }
-        result.lost.extend(log.acked.iter().filter(|(n, ..)| log.seen[*n as usize].reads == 0).map(
-            |(_, v, start, end, node)| {
+        result.lost.extend(log.acked.iter().filter(|&&(.., n)| !log.get(n).has(Seen::READ)).map(
+            |&(start, end, _)| {
+                let (invoke, ack) = (&ops[start as usize], &ops[end as usize]);
+                let (start, end) = (invoke.time, ack.time);
                 Lost {
-                    element: (*v).clone(),
+                    element: invoke.value.clone(),
                     written_ms: (start / 1_000_000, end / 1_000_000),
-                    node: node.map(str::to_string),
+                    node: ack.node.clone(),
                     faults_nearby: faults
                         .iter()
-                        .filter(|(t, _)| *t + NEARBY_NS >= *start && *t <= end + NEARBY_NS)
+                        .filter(|(t, _)| *t + NEARBY_NS >= start && *t <= end + NEARBY_NS)
                         .map(|(t, f)| FaultEvent { at_ms: t / 1_000_000, f: f.clone() })
                         .collect(),
                 }
@@ -214,20 +294,27 @@ pub fn check(ops: &[Op]) -> SetResult {
         ));
         // Each list in the elements' order.
         let (mut unexpected, mut recovered, mut duplicated) = (Vec::new(), Vec::new(), Vec::new());
-        for (e, &n) in &log.numbers {
-            let seen = log.seen[n as usize];
-            if seen.reads == 0 {
-                continue;
+        let mut sort = |e: Element, seen: Seen| {
+            if !seen.has(Seen::READ) {
+                return;
             }
-            if !seen.attempted || seen.failed {
-                unexpected.push(e);
+            if !seen.has(Seen::ATTEMPTED) || seen.has(Seen::FAILED) {
+                unexpected.push(e.clone());
             }
-            if seen.unknown {
-                recovered.push(e);
+            if seen.has(Seen::UNKNOWN) {
+                recovered.push(e.clone());
             }
-            if seen.reads > 1 {
+            if seen.has(Seen::READ_AGAIN) {
                 duplicated.push(e);
             }
+        };
+        for (i, &seen) in log.dense.iter().enumerate() {
+            if seen.has(Seen::READ) {
+                sort(Element::Int(i as i64), seen);
+            }
+        }
+        for (e, &n) in &log.numbers {
+            sort(e.clone(), log.sparse[n as usize]);
         }
         for (list, out) in [
             (&mut unexpected, &mut result.unexpected),
@@ -235,7 +322,7 @@ pub fn check(ops: &[Op]) -> SetResult {
             (&mut duplicated, &mut result.duplicated),
         ] {
             list.sort_unstable();
-            out.extend(list.iter().map(|e| e.value()));
+            out.extend(list.iter().map(Element::value));
         }
     }
     result.valid =
@@ -320,6 +407,28 @@ mod tests {
             (Verdict::Invalid, vec![serde_json::json!(2)]),
             "it did not happen"
         );
+    }
+
+    #[test]
+    fn integers_recorded_by_value_and_in_the_table_are_one_order_and_one_element_each() {
+        let big = 1_i64 << 40;
+        let mut ops: Vec<Op> = Vec::new();
+        for (i, v) in [5, big, -3, 2000].into_iter().enumerate() {
+            ops.extend(append(1, 100 * i as u64, v, OpType::Ok));
+        }
+        ops.extend(append(2, 900, 7, OpType::Fail));
+        let read = serde_json::json!([big, 5, 7, -3, 2000, big, 3000, -3, "5"]);
+        ops.push(op(990, Process::Client(9), OpType::Ok, "read", read));
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Invalid);
+        assert!(r.lost.is_empty());
+        assert_eq!(r.unexpected, vec![serde_json::json!(7), serde_json::json!(3000), serde_json::json!("5")]);
+        assert_eq!(r.duplicated, vec![serde_json::json!(-3), serde_json::json!(big)]);
+        let mut elsewhere = append(3, 950, 8, OpType::Ok);
+        elsewhere[1].key = Some("other".into());
+        let r = check(&[ops, elsewhere.into()].concat());
+        assert_eq!(r.lost.len(), 0, "acknowledged on a key without a read: unknown, not lost");
+        assert_eq!(r.acknowledged, 5);
     }
 
     #[test]

@@ -187,18 +187,7 @@ impl Results {
 /// key) over the other keys' reads, writes and compare-and-sets (the register workload). A data
 /// checker that did not pass carries the deposed masters' explanations.
 pub fn check(ops: &[Op], chosen: &BTreeSet<Checker>) -> Results {
-    let on = |c: Checker| chosen.contains(&c);
-    let client = |f: &str| ops.iter().any(|o| o.process.is_client() && o.f == f);
-    let linearizable = on(Checker::Linearizable).then(|| register_ops(ops));
-    let linearizable = linearizable.filter(|registers| registers.iter().any(|o| o.process.is_client()));
-    let mut checkers = Checkers {
-        mastership: on(Checker::Mastership).then(|| mastership::check(ops)),
-        convergence: on(Checker::Convergence).then(|| convergence::check(ops)),
-        linearizable: linearizable.map(|registers| Data::new(linearizability(&registers))),
-        set: (on(Checker::Set) && client("append")).then(|| Data::new(set::check(ops))),
-        stats: on(Checker::Stats).then(|| stats::check(ops)),
-        perf: on(Checker::Perf).then(|| perf::check(ops)),
-    };
+    let mut checkers = check_unexplained(ops, chosen).checkers;
     // The deposed masters' deeds explain a data checker that did not pass; found once.
     let mut found: Option<Vec<DeposedMaster>> = None;
     let mut explain = |deposed: &mut Vec<DeposedMaster>| {
@@ -213,6 +202,24 @@ pub fn check(ops: &[Op], chosen: &BTreeSet<Checker>) -> Results {
     Results::new(checkers)
 }
 
+/// The verdicts of [`check`] without the deposed masters' explanations: for a search that only
+/// needs to know which checkers fail (shrinking a failing run).
+pub fn check_unexplained(ops: &[Op], chosen: &BTreeSet<Checker>) -> Results {
+    let on = |c: Checker| chosen.contains(&c);
+    let client = |f: &str| ops.iter().any(|o| o.process.is_client() && o.f == f);
+    let linearizable = on(Checker::Linearizable).then(|| register_ops(ops));
+    let linearizable = linearizable.filter(|registers| registers.iter().any(|o| o.process.is_client()));
+    let checkers = Checkers {
+        mastership: on(Checker::Mastership).then(|| mastership::check(ops)),
+        convergence: on(Checker::Convergence).then(|| convergence::check(ops)),
+        linearizable: linearizable.map(|registers| Data::new(linearizability(&registers))),
+        set: (on(Checker::Set) && client("append")).then(|| Data::new(set::check(ops))),
+        stats: on(Checker::Stats).then(|| stats::check(ops)),
+        perf: on(Checker::Perf).then(|| perf::check(ops)),
+    };
+    Results::new(checkers)
+}
+
 /// Every checker.
 pub fn all() -> BTreeSet<Checker> {
     Checker::ALL.into_iter().collect()
@@ -220,17 +227,17 @@ pub fn all() -> BTreeSet<Checker> {
 
 /// The history without the client operations on keys that were appended to (the set workload's,
 /// which the set checker judges): what is left are registers.
-fn register_ops(ops: &[Op]) -> Vec<Op> {
+fn register_ops(ops: &[Op]) -> Vec<&Op> {
     let appended: BTreeSet<&Option<String>> =
         ops.iter().filter(|o| o.process.is_client() && o.f == "append").map(|o| &o.key).collect();
-    ops.iter().filter(|o| !(o.process.is_client() && appended.contains(&o.key))).cloned().collect()
+    ops.iter().filter(|o| !(o.process.is_client() && appended.contains(&o.key))).collect()
 }
 
 /// The register workload's client operations checked for linearizability; a history whose
 /// operations cannot be paired is `unknown`, with the reason.
-fn linearizability(ops: &[Op]) -> LinearizableResult {
+fn linearizability(ops: &[&Op]) -> LinearizableResult {
     let model = Model::Register;
-    match linearizable::history_operations(ops, model) {
+    match linearizable::history_operations(ops.iter().copied(), model) {
         Ok(operations) => linearizable::check(&operations, model, Budget::default()),
         Err(e) => LinearizableResult {
             valid: Verdict::Unknown,

@@ -4,7 +4,7 @@
 //! workload's length) and kept in the store as that smaller run (the layout of any run, its
 //! report and `schedule.yaml` included), to replay with `splitbrain test --replay`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::plan::Plan;
-use crate::plan::schedule::{Schedule, Timed};
+use crate::plan::schedule::{Schedule, Timed, WORKLOAD_START};
 use crate::{report, run, store};
 
 /// A run that was not valid.
@@ -34,6 +34,8 @@ pub struct Failure {
     pub schedule: Schedule,
     /// Faults started in the run as first found.
     pub found_with: usize,
+    /// The runs shrinking made, and the simulated time they covered.
+    pub shrinking: (u32, Duration),
 }
 
 /// What an exploration found.
@@ -61,7 +63,12 @@ impl Explored {
         counts
     }
 
-    /// Simulated seconds per wall-clock second.
+    /// The runs shrinking made, and the simulated time they covered, over all failures.
+    pub fn shrinking(&self) -> (u32, Duration) {
+        self.failures.iter().fold((0, Duration::ZERO), |(n, t), f| (n + f.shrinking.0, t + f.shrinking.1))
+    }
+
+    /// Simulated seconds per wall-clock second (the runs of the seeds; shrinking's not counted).
     pub fn speed(&self) -> f64 {
         self.simulated.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
     }
@@ -122,12 +129,16 @@ fn one(plan: &Plan, seed: u64, shrink: bool) -> Result<(Duration, Option<Failure
         return Ok((simulated, None));
     }
     let found_with = Schedule::of_history(&history).starts();
+    let mut shrinking = (0, Duration::ZERO);
     let (plan, history, results) =
-        if shrink { shrunk(plan, history, results)? } else { (plan, history, results) };
+        if shrink { shrunk(plan, history, results, &mut shrinking)? } else { (plan, history, results) };
     let dir = keep(&plan, &history, &results)?;
     let checkers = failing(&results);
     let schedule = Schedule::of_history(&history);
-    Ok((simulated, Some(Failure { seed, verdict: results.valid, checkers, dir, schedule, found_with })))
+    Ok((
+        simulated,
+        Some(Failure { seed, verdict: results.valid, checkers, dir, schedule, found_with, shrinking }),
+    ))
 }
 
 /// Each checker of `results` that did not say valid, with its summary.
@@ -140,20 +151,53 @@ fn failing(results: &Results) -> Vec<(Checker, String)> {
 type Run = (Plan, Vec<Op>, Results);
 
 /// The smallest run this search finds that still fails the first checker `results` names:
-/// fewest fault windows (delta debugging), then each window as short as it can be, then the
-/// workload as short as it can be. The run as found when its own schedule does not fail again.
-fn shrunk(plan: Plan, history: Vec<Op>, results: Results) -> Result<Run, Error> {
+/// first the workload cut short after the operation that convicts it (when the checker names
+/// one) and halved while it fails, so that every later trial is short; then the fewest fault
+/// windows (delta debugging); then each window as short as it can be; then the workload as
+/// short as it can be without cutting a fault off. The run as found when its own schedule does
+/// not fail again. Counts its runs and their simulated time into `trials`.
+fn shrunk(
+    plan: Plan,
+    history: Vec<Op>,
+    results: Results,
+    trials: &mut (u32, Duration),
+) -> Result<Run, Error> {
     let Some((target, _)) = failing(&results).into_iter().next() else { return Ok((plan, history, results)) };
-    let attempt = |plan: &Plan, windows: &[Window]| -> Result<Option<Run>, Error> {
+    let only = BTreeSet::from([target]);
+    // The last run that failed, for the plan and windows kept.
+    let mut best: Option<(Plan, Vec<Op>)> = None;
+    let mut attempt = |plan: &Plan, windows: &[Window]| -> Result<bool, Error> {
         let plan = Plan { schedule: Some(Schedule::of_windows(windows)), ..plan.clone() };
         let history = run::simulate(&plan)?;
-        let results = results::check(&history, &plan.checkers);
-        let fails = failing(&results).iter().any(|(c, _)| *c == target);
-        Ok(fails.then_some((plan, history, results)))
+        *trials = (trials.0 + 1, trials.1 + Duration::from_nanos(history.last().map_or(0, |o| o.time)));
+        // Only the verdict of the checker that failed: the stored run is checked in full.
+        let fails = failing(&results::check_unexplained(&history, &only)).iter().any(|(c, _)| *c == target);
+        if fails {
+            best = Some((plan, history));
+        }
+        Ok(fails)
     };
-    let windows = Schedule::of_history(&history).windows();
-    let Some(mut best) = attempt(&plan, &windows)? else { return Ok((plan, history, results)) };
-    let mut windows = ddmin(windows, |w| Ok(attempt(&plan, w)?.is_some()))?;
+    let mut windows = Schedule::of_history(&history).windows();
+    let mut plan = plan;
+    let (original, convicted) = (plan.clone(), convicted_at(&history, &results));
+    // The workload cut after the convicting operation (else in half), then halved while it
+    // fails and keeps that operation.
+    let first = convicted.map_or(plan.time_limit / 2, |at| Duration::from_secs(at.as_secs() + 2));
+    let mut cut = Some(first).filter(|&t| t < plan.time_limit && t >= Duration::from_secs(1));
+    let mut reproduced = false;
+    while let Some(limit) = cut {
+        let shorter = Plan { time_limit: limit, ..plan.clone() };
+        let kept = within(&windows, limit);
+        if !attempt(&shorter, &kept)? {
+            break;
+        }
+        (plan, windows, reproduced) = (shorter, kept, true);
+        cut = Some(limit / 2).filter(|&t| t >= Duration::from_secs(1) && convicted.is_none_or(|c| t > c));
+    }
+    if !reproduced && !attempt(&plan, &windows)? {
+        return Ok((original, history, results));
+    }
+    windows = ddmin(windows, |w| attempt(&plan, w))?;
     // Each window as short as it fails: halve it while it does, but not under MIN_WINDOW.
     for i in 0..windows.len() {
         while let (start, Some(end)) = &windows[i] {
@@ -165,31 +209,48 @@ fn shrunk(plan: Plan, history: Vec<Op>, results: Results) -> Result<Run, Error> 
             if let Some(end) = &mut shorter[i].1 {
                 end.at_ms = start.at_ms + length / 2;
             }
-            if attempt(&plan, &shorter)?.is_none() {
+            if !attempt(&plan, &shorter)? {
                 break;
             }
             windows = shorter;
         }
     }
-    best = attempt(&plan, &windows)?.unwrap_or(best);
     // The workload as short as it fails, but never cutting a fault off.
     let last = windows.iter().map(|(s, e)| e.as_ref().unwrap_or(s).at_ms).max().unwrap_or(0);
-    let mut time_limit = best.0.time_limit;
     loop {
-        let shorter = (time_limit / 2).max(Duration::from_millis(last + 1000));
-        if shorter >= time_limit {
+        let shorter = (plan.time_limit / 2).max(Duration::from_millis(last + 1000));
+        if shorter >= plan.time_limit {
             break;
         }
-        let plan = Plan { time_limit: shorter, ..best.0.clone() };
-        match attempt(&plan, &windows)? {
-            Some(run) => {
-                time_limit = shorter;
-                best = run;
-            }
-            None => break,
+        let candidate = Plan { time_limit: shorter, ..plan.clone() };
+        if !attempt(&candidate, &windows)? {
+            break;
         }
+        plan = candidate;
     }
-    Ok(best)
+    let (plan, history) = best.expect("a trial failed: the run's own schedule, or a shorter one");
+    let results = results::check(&history, &plan.checkers);
+    Ok((plan, history, results))
+}
+
+/// How long after the workload's start the operation completed that a checker names as the one
+/// no order explains (linearizability's counterexample), if one does.
+fn convicted_at(history: &[Op], results: &Results) -> Option<Duration> {
+    let blocking = &results.checkers.linearizable.as_ref()?.result.counterexample.as_ref()?.blocking;
+    let line = blocking.line() as u64;
+    let op = history.iter().find(|o| o.index + 1 == line)?;
+    let start = history.iter().find(|o| o.process.is_harness() && o.f == WORKLOAD_START)?;
+    Some(Duration::from_nanos(op.time.saturating_sub(start.time)))
+}
+
+/// The windows that start before `limit`, those still open then left to the final phase.
+fn within(windows: &[Window], limit: Duration) -> Vec<Window> {
+    let limit = limit.as_millis() as u64;
+    windows
+        .iter()
+        .filter(|(start, _)| start.at_ms < limit)
+        .map(|(start, end)| (start.clone(), end.clone().filter(|e| e.at_ms < limit)))
+        .collect()
 }
 
 /// The shortest fault window shrinking tries, in ms: the simulated group elects in about half a

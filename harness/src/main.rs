@@ -325,14 +325,23 @@ fn explore(args: &ExploreArgs) -> anyhow::Result<u8> {
     };
     let by_checker: Vec<String> =
         explored.by_checker().iter().map(|(c, n)| format!("{} {n}", c.name())).collect();
+    let (shrink_runs, shrink_simulated) = explored.shrinking();
     println!(
-        "{} runs, {} not valid ({}); {:.0} simulated seconds per wall-clock second ({:.1} s simulated in {:.1} s)",
+        "{} runs, {} not valid ({}); {:.0} simulated seconds per wall-clock second ({:.1} s simulated in {:.1} s{})",
         explored.runs,
         explored.failures.len(),
         if by_checker.is_empty() { "none".to_string() } else { by_checker.join(", ") },
         explored.speed(),
         explored.simulated.as_secs_f64(),
         explored.wall.as_secs_f64(),
+        if shrink_runs == 0 {
+            String::new()
+        } else {
+            format!(
+                ", shrinking included: {shrink_runs} more runs, {:.1} s simulated",
+                shrink_simulated.as_secs_f64()
+            )
+        },
     );
     for f in &explored.failures {
         println!("  seed {}: {} ({})", f.seed, f.verdict.word(), f.dir.display());

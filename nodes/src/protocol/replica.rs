@@ -346,6 +346,11 @@ impl Replica {
         &self.state
     }
 
+    /// Messages of type `kind` (as [`Message::kind`] names them) this server sent.
+    pub fn sent(&self, kind: &str) -> u64 {
+        self.sent.get(kind).copied().unwrap_or(0)
+    }
+
     /// True once the server has terminated itself; it then ignores every input.
     pub fn is_terminated(&self) -> bool {
         self.terminated

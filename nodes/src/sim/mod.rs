@@ -145,6 +145,9 @@ pub struct Sim {
     processed: u64,
     paused: BTreeMap<ReplicaId, Vec<(NodeId, Message)>>,
     clocks: Vec<Clock>,
+    /// Each replica's next timer in real time: `None` while it is down, paused or waits for
+    /// nothing. Kept up to date after every input, so that finding the next one is cheap.
+    timers: Vec<Option<Time>>,
 }
 
 /// A replica's clock: `local(t) = local_at_base + (t - base) × rate`, never going back.
@@ -203,6 +206,7 @@ impl Sim {
             processed: 0,
             paused: BTreeMap::new(),
             clocks: vec![Clock::real(); config.params.members as usize],
+            timers: vec![None; config.params.members as usize],
             config,
         };
         sim.replicas = (0..sim.config.params.members).map(|_| None).collect();
@@ -286,6 +290,7 @@ impl Sim {
     pub fn crash(&mut self, id: ReplicaId) {
         self.replicas[id as usize] = None;
         self.paused.remove(&id);
+        self.refresh_timer(id);
     }
 
     /// Pauses replica `id` (SIGSTOP): no timer runs and messages for it wait until it resumes.
@@ -293,6 +298,7 @@ impl Sim {
         if self.replicas[id as usize].is_some() {
             self.paused.entry(id).or_default();
         }
+        self.refresh_timer(id);
     }
 
     /// Resumes replica `id` (SIGCONT): it takes the messages that waited, in order, and its
@@ -301,6 +307,7 @@ impl Sim {
         for (from, msg) in self.paused.remove(&id).unwrap_or_default() {
             self.deliver_now(from, NodeId::Replica(id), msg);
         }
+        self.refresh_timer(id);
     }
 
     /// True while replica `id` is paused.
@@ -314,6 +321,7 @@ impl Sim {
         assert!(rate > 0.0 && rate.is_finite(), "a clock rate is positive");
         let now = self.now;
         self.clocks[id as usize].set_rate(now, rate);
+        self.refresh_timer(id);
     }
 
     /// Sets the deliberate bugs of replicas started from now on (the running ones keep theirs).
@@ -397,16 +405,18 @@ impl Sim {
 
     /// When the next input (a delivery or a timer) is due, if any.
     pub fn next_at(&self) -> Option<Time> {
-        let timer = self
-            .replicas
-            .iter()
-            .enumerate()
-            .filter(|(id, _)| !self.paused.contains_key(&(*id as ReplicaId)))
-            .filter_map(|(id, r)| Some(self.clocks[id].real_time_of(r.as_ref()?.poll_timeout()?)))
-            .min()
-            .map(|t| t.max(self.now));
+        let timer = self.timers.iter().flatten().min().map(|&t| t.max(self.now));
         let delivery = self.queue.peek().map(|Reverse(s)| s.at);
         timer.into_iter().chain(delivery).min()
+    }
+
+    /// Files replica `id`'s next timer after an input, a pause or a change of its clock.
+    fn refresh_timer(&mut self, id: ReplicaId) {
+        let timer = match &self.replicas[id as usize] {
+            Some(replica) if !self.paused.contains_key(&id) => replica.poll_timeout(),
+            _ => None,
+        };
+        self.timers[id as usize] = timer.map(|t| self.clocks[id as usize].real_time_of(t));
     }
 
     fn step(&mut self, at: Time) {
@@ -418,14 +428,12 @@ impl Sim {
             return;
         }
         for id in 0..self.replicas.len() as ReplicaId {
-            if self.paused.contains_key(&id) {
+            if self.timers[id as usize].is_none_or(|t| t > at) {
                 continue;
             }
             let clock = &mut self.clocks[id as usize];
             let Some(replica) = self.replicas[id as usize].as_mut() else { continue };
-            let Some(due) = replica.poll_timeout().filter(|&t| clock.real_time_of(t) <= at) else {
-                continue;
-            };
+            let Some(due) = replica.poll_timeout() else { continue };
             self.processed += 1;
             // The replica's time at `at` may round a nanosecond short of the timer it waits for.
             let local = clock.local(at).max(due);
@@ -497,6 +505,7 @@ impl Sim {
                 }
             }
         }
+        self.refresh_timer(id);
     }
 
     fn drain_ns(&mut self) {

@@ -109,7 +109,10 @@ pub fn read_operations(mut input: impl BufRead, format: Format, model: Model) ->
 
 /// The client operations of this project's history (already read), paired for `model` under the
 /// `jsonl` semantics; errors name the line (`index + 1`).
-pub fn history_operations(ops: &[HistoryOp], model: Model) -> Result<History, ParseError> {
+pub fn history_operations<'a>(
+    ops: impl IntoIterator<Item = &'a HistoryOp>,
+    model: Model,
+) -> Result<History, ParseError> {
     let mut pairing = Pairing::new(Format::Jsonl, model);
     for op in ops {
         jsonl::op(op.index as usize + 1, op, &mut pairing)?;

@@ -232,7 +232,10 @@ impl SystemClient for Client {
     }
 }
 
-/// The election messages (declarations and revocations) a replica sent, of its per-type counts.
+/// The message types that make an election: declarations and revocations of mastership.
+pub const ELECTION_MESSAGES: [&str; 2] = ["DeclareMaster", "RevokeMaster"];
+
+/// The election messages a replica sent, of its per-type counts.
 pub fn election_messages(sent: &std::collections::BTreeMap<String, u64>) -> u64 {
-    ["DeclareMaster", "RevokeMaster"].iter().map(|k| sent.get(*k).copied().unwrap_or(0)).sum()
+    ELECTION_MESSAGES.iter().map(|k| sent.get(*k).copied().unwrap_or(0)).sum()
 }

@@ -29,7 +29,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
-use crate::control::system::seeds_group::election_messages;
+use crate::control::system::seeds_group::ELECTION_MESSAGES;
 use crate::control::system::{SelfTermination, System, SystemClient};
 use crate::error::Error;
 
@@ -222,17 +222,14 @@ impl System for SimulatedGroup {
                 .enumerate()
                 .map(|(i, name)| {
                     let id = i as ReplicaId;
-                    let view = sim.replica(id).filter(|_| !sim.is_paused(id)).map(|r| {
-                        let status = r.status(now);
-                        NodeView {
-                            id,
-                            role: format!("{:?}", status.role),
-                            master: status.master,
-                            applied: status.applied,
-                            election_messages: election_messages(&status.sent),
-                            started_unix_ms: 0,
-                            digest: Some(status.digest),
-                        }
+                    let view = sim.replica(id).filter(|_| !sim.is_paused(id)).map(|r| NodeView {
+                        id,
+                        role: format!("{:?}", r.role()),
+                        master: r.master(),
+                        applied: r.snapshot().applied,
+                        election_messages: ELECTION_MESSAGES.iter().map(|k| r.sent(k)).sum(),
+                        started_unix_ms: 0,
+                        digest: Some(r.snapshot().kv.digest()),
                     });
                     (name.clone(), view)
                 })

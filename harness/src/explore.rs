@@ -1,8 +1,9 @@
 //! `splitbrain explore`: one plan run in the simulator under each seed of a range, on all
 //! cores. Every run that is not valid is shrunk to a smallest fault schedule that still fails the
 //! same checker (the workload cut after the operation that convicts, then delta debugging over
-//! its fault windows, then their durations, then the workload's length) and kept in the store as that smaller run (the layout of any run, its
-//! report and `schedule.yaml` included), to replay with `splitbrain test --replay`.
+//! its fault windows, then their durations, then the workload's length) and kept in the store as
+//! that smaller run (the layout of any run, its report and `schedule.yaml` included), to replay
+//! with `splitbrain test --replay`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;

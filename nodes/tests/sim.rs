@@ -5,7 +5,7 @@ use std::time::Duration;
 use nodes::protocol::ReplicaId;
 use nodes::protocol::bugs::{Bug, Bugs};
 use nodes::protocol::kv::{Op, Value};
-use nodes::protocol::message::OpOutput;
+use nodes::protocol::message::{MessageKind, OpOutput};
 use nodes::protocol::nameserver::{KeepRule, NsParams};
 use nodes::protocol::params::{ElectionScheme, Params};
 use nodes::protocol::replica::Role;
@@ -61,8 +61,8 @@ fn integral_timers_master_crash_gives_one_declare_no_revoke_and_s1_within_the_bo
     let bound = p.detect_interval + p.inquiry_timeout + p.election_delay(1) + SimConfig::default().latency;
     let at = sim.run_until_true(ms(3000), |s| s.converged_master() == Some(1)).expect("S_1 takes over");
     assert!(at - crashed_at <= bound, "converged after {:?}, bound {bound:?}", at - crashed_at);
-    assert_eq!(sim.sent("DeclareMaster"), 4, "exactly one broadcast to the 4 other members");
-    assert_eq!(sim.sent("RevokeMaster"), 0);
+    assert_eq!(sim.sent(MessageKind::DeclareMaster), 4, "exactly one broadcast to the 4 other members");
+    assert_eq!(sim.sent(MessageKind::RevokeMaster), 0);
     assert_stable(&mut sim, 1, ms(1000));
 }
 
@@ -74,7 +74,7 @@ fn election_messages(election: ElectionScheme) -> u64 {
     sim.crash(0);
     let m = sim.run_until_true(ms(5000), |s| s.converged_master().is_some()).map(|_| sim.converged_master());
     assert!(m.is_some(), "the group converges; masters: {:?}", sim.masters());
-    sim.sent("DeclareMaster") + sim.sent("RevokeMaster")
+    sim.sent(MessageKind::DeclareMaster) + sim.sent(MessageKind::RevokeMaster)
 }
 
 #[test]
@@ -301,7 +301,7 @@ fn a_fast_clock_fires_the_replicas_timers_faster_and_a_reset_restores_the_pace()
     let registers = |sim: &mut Sim| {
         sim.reset_counters();
         sim.run_for(ms(1000));
-        sim.sent("Register")
+        sim.sent(MessageKind::Register)
     };
     let normal = registers(&mut sim);
     sim.set_clock_rate(0, 4.0);

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use nodes::protocol::ReplicaId;
+use nodes::protocol::message::MessageKind;
 use nodes::protocol::params::{ElectionScheme, Params, uniform_delays};
 use nodes::sim::{NodeId, Sim, SimConfig};
 
@@ -78,7 +79,10 @@ pub fn measure(n: u32, timers: Timers, scenario: Scenario, seed: u64) -> Option<
     }
     let started = sim.now();
     let at = sim.run_until_true(limit, |s| s.converged_master().is_some())?;
-    Some(Election { messages: sim.sent("DeclareMaster") + sim.sent("RevokeMaster"), time: at - started })
+    Some(Election {
+        messages: sim.sent(MessageKind::DeclareMaster) + sim.sent(MessageKind::RevokeMaster),
+        time: at - started,
+    })
 }
 
 /// Averages over `seeds`: (mean messages, mean time, elections that did not converge).

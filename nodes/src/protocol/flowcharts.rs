@@ -273,6 +273,27 @@ fn s003_fig8_acts805_835_time_out_runs_the_detector_after_monitor_count_ticks() 
 }
 
 #[test]
+fn s003_m1_a_stall_counts_as_one_tick_and_the_detector_runs_the_rest_of_the_count_later() {
+    let p = Params::default();
+    let mut r = backup_of(2, 0, p.clone());
+    drain(&mut r);
+    let is_lookup = |actions: &[Action]| {
+        sends(actions).iter().any(|(_, m)| matches!(m, Message::ToNs(NsRequest::Lookup { .. })))
+    };
+    let due = r.poll_timeout().expect("a backup's timers run");
+    let left = p.monitor_period() - due;
+    let resumed = ms(5000);
+    r.handle_timeout(resumed);
+    assert!(!is_lookup(&drain(&mut r)), "the stall's late call is one tick, not a detector run");
+    let mut t = resumed;
+    while !is_lookup(&drain(&mut r)) {
+        t = r.poll_timeout().expect("the detector is due");
+        r.handle_timeout(t);
+    }
+    assert_eq!(t, resumed + left - p.monitor_tick, "the ticks before the stall and the late one count");
+}
+
+#[test]
 fn s003_fig8_external_event_notify_runs_the_detector_at_once() {
     let mut r = backup_of(2, 0, Params::default());
     r.handle_ns(ms(20), NsReply::Notify { group: "g".into() });

@@ -218,32 +218,145 @@ impl ReplyError {
 }
 
 impl Message {
-    /// A short name of the message's type, used for per-type counters.
-    pub fn kind(&self) -> &'static str {
+    /// The message's type, for per-type counters.
+    pub fn kind(&self) -> MessageKind {
         match self {
             Message::Peer { msg, .. } => msg.kind(),
-            Message::ToNs(NsRequest::Register { .. }) => "Register",
-            Message::ToNs(NsRequest::Lookup { .. }) => "Lookup",
-            Message::FromNs(NsReply::LookupReply { .. }) => "LookupReply",
-            Message::FromNs(NsReply::Notify { .. }) => "Notify",
-            Message::Request { .. } => "Request",
-            Message::Response { .. } => "Response",
+            Message::ToNs(NsRequest::Register { .. }) => MessageKind::Register,
+            Message::ToNs(NsRequest::Lookup { .. }) => MessageKind::Lookup,
+            Message::FromNs(reply) => reply.kind(),
+            Message::Request { .. } => MessageKind::Request,
+            Message::Response { .. } => MessageKind::Response,
+        }
+    }
+}
+
+impl NsReply {
+    /// The reply's type, for per-type counters.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            NsReply::LookupReply { .. } => MessageKind::LookupReply,
+            NsReply::Notify { .. } => MessageKind::Notify,
         }
     }
 }
 
 impl PeerMsg {
-    /// A short name of the message's type, used for per-type counters.
-    pub fn kind(&self) -> &'static str {
+    /// The message's type, for per-type counters.
+    pub fn kind(&self) -> MessageKind {
         match self {
-            PeerMsg::Inquiry { .. } => "Inquiry",
-            PeerMsg::InquiryReply { .. } => "InquiryReply",
-            PeerMsg::DeclareMaster { .. } => "DeclareMaster",
-            PeerMsg::RevokeMaster { .. } => "RevokeMaster",
-            PeerMsg::Apply { .. } => "Apply",
-            PeerMsg::ApplyAck { .. } => "ApplyAck",
-            PeerMsg::StateRequest { .. } => "StateRequest",
-            PeerMsg::StateReply { .. } => "StateReply",
+            PeerMsg::Inquiry { .. } => MessageKind::Inquiry,
+            PeerMsg::InquiryReply { .. } => MessageKind::InquiryReply,
+            PeerMsg::DeclareMaster { .. } => MessageKind::DeclareMaster,
+            PeerMsg::RevokeMaster { .. } => MessageKind::RevokeMaster,
+            PeerMsg::Apply { .. } => MessageKind::Apply,
+            PeerMsg::ApplyAck { .. } => MessageKind::ApplyAck,
+            PeerMsg::StateRequest { .. } => MessageKind::StateRequest,
+            PeerMsg::StateReply { .. } => MessageKind::StateReply,
         }
+    }
+}
+
+/// The type of a [`Message`], without its contents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MessageKind {
+    /// [`PeerMsg::Inquiry`].
+    Inquiry,
+    /// [`PeerMsg::InquiryReply`].
+    InquiryReply,
+    /// [`PeerMsg::DeclareMaster`].
+    DeclareMaster,
+    /// [`PeerMsg::RevokeMaster`].
+    RevokeMaster,
+    /// [`PeerMsg::Apply`].
+    Apply,
+    /// [`PeerMsg::ApplyAck`].
+    ApplyAck,
+    /// [`PeerMsg::StateRequest`].
+    StateRequest,
+    /// [`PeerMsg::StateReply`].
+    StateReply,
+    /// [`NsRequest::Register`].
+    Register,
+    /// [`NsRequest::Lookup`].
+    Lookup,
+    /// [`NsReply::LookupReply`].
+    LookupReply,
+    /// [`NsReply::Notify`].
+    Notify,
+    /// [`Message::Request`].
+    Request,
+    /// [`Message::Response`].
+    Response,
+}
+
+impl MessageKind {
+    /// Every type, in declaration order.
+    pub const ALL: [MessageKind; 14] = [
+        MessageKind::Inquiry,
+        MessageKind::InquiryReply,
+        MessageKind::DeclareMaster,
+        MessageKind::RevokeMaster,
+        MessageKind::Apply,
+        MessageKind::ApplyAck,
+        MessageKind::StateRequest,
+        MessageKind::StateReply,
+        MessageKind::Register,
+        MessageKind::Lookup,
+        MessageKind::LookupReply,
+        MessageKind::Notify,
+        MessageKind::Request,
+        MessageKind::Response,
+    ];
+
+    /// The type's name, as status reports and logs spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Inquiry => "Inquiry",
+            MessageKind::InquiryReply => "InquiryReply",
+            MessageKind::DeclareMaster => "DeclareMaster",
+            MessageKind::RevokeMaster => "RevokeMaster",
+            MessageKind::Apply => "Apply",
+            MessageKind::ApplyAck => "ApplyAck",
+            MessageKind::StateRequest => "StateRequest",
+            MessageKind::StateReply => "StateReply",
+            MessageKind::Register => "Register",
+            MessageKind::Lookup => "Lookup",
+            MessageKind::LookupReply => "LookupReply",
+            MessageKind::Notify => "Notify",
+            MessageKind::Request => "Request",
+            MessageKind::Response => "Response",
+        }
+    }
+}
+
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A count of messages per [`MessageKind`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KindCounts([u64; MessageKind::ALL.len()]);
+
+impl KindCounts {
+    /// Counts one message of type `kind`.
+    pub fn bump(&mut self, kind: MessageKind) {
+        self.0[kind as usize] += 1;
+    }
+
+    /// Messages of type `kind` counted.
+    pub fn get(&self, kind: MessageKind) -> u64 {
+        self.0[kind as usize]
+    }
+
+    /// The types counted at least once, with their counts, by name.
+    pub fn by_name(&self) -> std::collections::BTreeMap<String, u64> {
+        MessageKind::ALL
+            .iter()
+            .filter(|&&k| self.get(k) > 0)
+            .map(|&k| (k.name().to_string(), self.get(k)))
+            .collect()
     }
 }

@@ -80,6 +80,11 @@ pub struct Params {
 }
 
 impl Params {
+    /// M1-M2: how long between two detector runs (`monitor_count` ticks of `monitor_tick`).
+    pub fn monitor_period(&self) -> Duration {
+        self.monitor_tick * self.monitor_count
+    }
+
     /// The election delay `D_i` of server `i`.
     pub fn election_delay(&self, i: ReplicaId) -> Duration {
         match &self.election {

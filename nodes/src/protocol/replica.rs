@@ -62,7 +62,10 @@ use serde::{Deserialize, Serialize};
 
 use super::bugs::{Bug, Bugs};
 use super::kv::{Epoch, Op, Snapshot};
-use super::message::{Message, NsReply, NsRequest, OpOutput, PeerMsg, Refusal, Registration, ReplyError};
+use super::message::{
+    KindCounts, Message, MessageKind, NsReply, NsRequest, OpOutput, PeerMsg, Refusal, Registration,
+    ReplyError,
+};
 use super::params::{AckMode, Params, RecoveryMode};
 use super::{ClientId, ReplicaId, Time};
 
@@ -267,8 +270,7 @@ pub struct Replica {
     detect_at: Option<Time>,
     inquiry: Option<Pending>,
     election_at: Option<Time>,
-    tick_at: Option<Time>,
-    ticks: u32,
+    monitor_at: Option<Time>,
     lookup: Option<(Pending, LookupPurpose)>,
     download: Option<Download>,
     renew_at: Option<Time>,
@@ -278,8 +280,8 @@ pub struct Replica {
     acked: Vec<u64>,
     lagging: Option<u64>,
     ns_seen: Option<Vec<Registration>>,
-    sent: BTreeMap<&'static str, u64>,
-    received: BTreeMap<&'static str, u64>,
+    sent: KindCounts,
+    received: KindCounts,
     out: VecDeque<Action>,
 }
 
@@ -300,8 +302,7 @@ impl Replica {
             detect_at: None,
             inquiry: None,
             election_at: None,
-            tick_at: None,
-            ticks: 0,
+            monitor_at: None,
             lookup: None,
             download: None,
             renew_at: None,
@@ -311,8 +312,8 @@ impl Replica {
             acked: vec![0; members],
             lagging: None,
             ns_seen: None,
-            sent: BTreeMap::new(),
-            received: BTreeMap::new(),
+            sent: KindCounts::default(),
+            received: KindCounts::default(),
             out: VecDeque::new(),
         }
     }
@@ -321,7 +322,7 @@ impl Replica {
     pub fn start(&mut self, now: Time) {
         self.started = now;
         if !self.bugs.has(Bug::NoSelfMonitoring) {
-            self.tick_at = Some(now + self.params.monitor_tick);
+            self.monitor_at = Some(now + self.params.monitor_period());
         }
         self.send_lookup(now, LookupPurpose::Startup);
     }
@@ -346,9 +347,9 @@ impl Replica {
         &self.state
     }
 
-    /// Messages of type `kind` (as [`Message::kind`] names them) this server sent.
-    pub fn sent(&self, kind: &str) -> u64 {
-        self.sent.get(kind).copied().unwrap_or(0)
+    /// Messages of type `kind` this server sent.
+    pub fn sent(&self, kind: MessageKind) -> u64 {
+        self.sent.get(kind)
     }
 
     /// True once the server has terminated itself; it then ignores every input.
@@ -370,7 +371,7 @@ impl Replica {
             self.detect_at,
             self.inquiry.map(|p| p.deadline),
             self.election_at,
-            self.tick_at,
+            self.monitor_at,
             self.lookup.map(|(p, _)| p.deadline),
             self.download.as_ref().map(|d| d.pending.deadline),
             self.renew_at,
@@ -387,6 +388,7 @@ impl Replica {
         if self.terminated {
             return;
         }
+        self.discount_stall(now);
         if self.inquiry.is_some_and(|p| p.deadline <= now) {
             self.inquiry = None;
             self.enter_election(now, Cause::InquiryTimeout);
@@ -400,13 +402,8 @@ impl Replica {
             self.assume_mastership(now, Cause::ElectionTimer);
             self.broadcast(PeerMsg::DeclareMaster { idx: self.id });
         }
-        if let Some(tick) = self.tick_at.filter(|&t| t <= now) {
-            let next = tick + self.params.monitor_tick;
-            self.tick_at = Some(if next > now { next } else { now + self.params.monitor_tick });
-            self.ticks += 1;
-            if self.ticks >= self.params.monitor_count {
-                self.run_detector(now);
-            }
+        if self.monitor_at.is_some_and(|t| t <= now) {
+            self.run_detector(now);
         }
         if let Some((_, purpose)) = self.lookup.filter(|(p, _)| p.deadline <= now) {
             self.lookup = None;
@@ -445,7 +442,7 @@ impl Replica {
         if self.terminated || from == self.id || from >= self.params.members {
             return;
         }
-        *self.received.entry(msg.kind()).or_default() += 1;
+        self.received.bump(msg.kind());
         match msg {
             PeerMsg::Inquiry { nonce } => {
                 self.last_inquiry[from as usize] = Some(now);
@@ -489,7 +486,7 @@ impl Replica {
         if self.terminated {
             return;
         }
-        *self.received.entry(Message::FromNs(reply.clone()).kind()).or_default() += 1;
+        self.received.bump(reply.kind());
         match reply {
             NsReply::LookupReply { nonce, registrations } => {
                 let Some((_, purpose)) = self.lookup.filter(|(p, _)| p.nonce == nonce) else {
@@ -514,7 +511,7 @@ impl Replica {
         if self.terminated {
             return;
         }
-        *self.received.entry("Request").or_default() += 1;
+        self.received.bump(MessageKind::Request);
         if !self.is_serving() {
             self.respond(client, id, Err(ReplyError::NotMaster { master: self.master }));
             return;
@@ -600,7 +597,6 @@ impl Replica {
 
     /// The answer to the status query.
     pub fn status(&self, now: Time) -> ReplicaStatus {
-        let counts = |m: &BTreeMap<&'static str, u64>| m.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         ReplicaStatus {
             id: self.id,
             group: self.params.group.clone(),
@@ -611,8 +607,8 @@ impl Replica {
             digest: self.state.kv.digest(),
             keys: self.state.kv.len(),
             ns_seen: self.ns_seen.clone(),
-            sent: counts(&self.sent),
-            received: counts(&self.received),
+            sent: self.sent.by_name(),
+            received: self.received.by_name(),
             uptime_ms: now.saturating_sub(self.started).as_millis() as u64,
             bugs: self.bugs.iter().collect(),
         }
@@ -894,11 +890,22 @@ impl Replica {
 
     // ---- M1-M3: self-monitoring ----------------------------------------------------------
 
+    /// M1: the counter is a periodic timer's, so it does not advance while the server is
+    /// stalled (stopped, or its clock stepped): a call later than the earliest timer by more
+    /// than one tick counts as a single tick, and the detector's time moves by the rest.
+    fn discount_stall(&mut self, now: Time) {
+        let (Some(due), Some(at)) = (self.poll_timeout(), self.monitor_at) else { return };
+        let stall = now.saturating_sub(due);
+        if stall > self.params.monitor_tick {
+            self.monitor_at = Some(at + stall - self.params.monitor_tick);
+        }
+    }
+
     fn run_detector(&mut self, now: Time) {
         if self.bugs.has(Bug::NoSelfMonitoring) {
             return;
         }
-        self.ticks = 0;
+        self.monitor_at = Some(now + self.params.monitor_period());
         if self.lookup.is_none() {
             self.send_lookup(now, LookupPurpose::Detector);
         }
@@ -957,7 +964,7 @@ impl Replica {
     }
 
     fn send(&mut self, to: Dest, msg: Message) {
-        *self.sent.entry(msg.kind()).or_default() += 1;
+        self.sent.bump(msg.kind());
         self.out.push_back(Action::Send { to, msg });
     }
 

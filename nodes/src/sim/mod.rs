@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::protocol::bugs::Bugs;
 use crate::protocol::kv::Op;
-use crate::protocol::message::{Message, OpOutput, ReplyError};
+use crate::protocol::message::{KindCounts, Message, MessageKind, OpOutput, ReplyError};
 use crate::protocol::nameserver::{NameServer, NsDest, NsParams};
 use crate::protocol::params::Params;
 use crate::protocol::replica::{Action, Dest, Replica, Role, RoleChange, single_master};
@@ -136,12 +136,15 @@ pub struct Sim {
     ns: NameServer,
     queue: BinaryHeap<Reverse<Scheduled>>,
     order: u64,
-    link_free_at: BTreeMap<(NodeId, NodeId), Time>,
+    /// When each link between servers (replicas and the name server) is next free, so that
+    /// it delivers in order; a client's request is a connection of its own and one message
+    /// each way, so it needs none.
+    link_free_at: Vec<Time>,
     link_latency: BTreeMap<(NodeId, NodeId), Duration>,
     cuts: BTreeSet<(NodeId, NodeId)>,
     next_request: u64,
     events: Vec<SimEvent>,
-    sent: BTreeMap<&'static str, u64>,
+    sent: KindCounts,
     processed: u64,
     paused: BTreeMap<ReplicaId, Vec<(NodeId, Message)>>,
     clocks: Vec<Clock>,
@@ -197,12 +200,12 @@ impl Sim {
             ns,
             queue: BinaryHeap::new(),
             order: 0,
-            link_free_at: BTreeMap::new(),
+            link_free_at: vec![Duration::ZERO; (config.params.members as usize + 1).pow(2)],
             link_latency: BTreeMap::new(),
             cuts: BTreeSet::new(),
             next_request: 0,
             events: Vec::new(),
-            sent: BTreeMap::new(),
+            sent: KindCounts::default(),
             processed: 0,
             paused: BTreeMap::new(),
             clocks: vec![Clock::real(); config.params.members as usize],
@@ -237,13 +240,13 @@ impl Sim {
     }
 
     /// Messages sent so far, per type (every copy of a broadcast counts).
-    pub fn sent(&self, kind: &str) -> u64 {
-        self.sent.get(kind).copied().unwrap_or(0)
+    pub fn sent(&self, kind: MessageKind) -> u64 {
+        self.sent.get(kind)
     }
 
     /// Sets every message counter back to zero.
     pub fn reset_counters(&mut self) {
-        self.sent.clear();
+        self.sent = KindCounts::default();
     }
 
     /// Inputs (timer runs and deliveries) processed so far.
@@ -519,15 +522,31 @@ impl Sim {
     }
 
     fn schedule(&mut self, from: NodeId, to: NodeId, msg: Message) {
-        *self.sent.entry(msg.kind()).or_default() += 1;
+        self.sent.bump(msg.kind());
         let latency = self.link_latency.get(&(from, to)).copied().unwrap_or(self.config.latency);
         let jitter_ns = self.config.jitter.as_nanos() as u64;
         let jitter = if jitter_ns == 0 { 0 } else { self.rng.random_range(0..=jitter_ns) };
         let earliest = self.now + latency + Duration::from_nanos(jitter);
-        let free = self.link_free_at.entry((from, to)).or_default();
-        let at = earliest.max(*free);
-        *free = at;
+        let at = match self.link(from, to) {
+            Some(link) => {
+                let at = earliest.max(self.link_free_at[link]);
+                self.link_free_at[link] = at;
+                at
+            }
+            None => earliest,
+        };
         self.order += 1;
         self.queue.push(Reverse(Scheduled { at, order: self.order, from, to, msg: Msg(msg) }));
+    }
+
+    /// The index in `link_free_at` of the link from `from` to `to`, if both are servers.
+    fn link(&self, from: NodeId, to: NodeId) -> Option<usize> {
+        let servers = self.config.params.members as usize + 1;
+        let index = |node| match node {
+            NodeId::Replica(id) => Some(id as usize),
+            NodeId::NameServer => Some(servers - 1),
+            NodeId::Client(_) => None,
+        };
+        Some(index(from)? * servers + index(to)?)
     }
 }

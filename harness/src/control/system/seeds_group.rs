@@ -16,6 +16,7 @@ use nodes::client::{Client, ClientConfig, Completed, RequestError};
 use nodes::protocol::ReplicaId;
 use nodes::protocol::bugs::Bugs;
 use nodes::protocol::kv::Op;
+use nodes::protocol::message::MessageKind;
 use nodes::runtime::config::GroupFile;
 use nodes::runtime::{NameServerReport, ReplicaReport};
 
@@ -233,9 +234,9 @@ impl SystemClient for Client {
 }
 
 /// The message types that make an election: declarations and revocations of mastership.
-pub const ELECTION_MESSAGES: [&str; 2] = ["DeclareMaster", "RevokeMaster"];
+pub const ELECTION_MESSAGES: [MessageKind; 2] = [MessageKind::DeclareMaster, MessageKind::RevokeMaster];
 
 /// The election messages a replica sent, of its per-type counts.
 pub fn election_messages(sent: &std::collections::BTreeMap<String, u64>) -> u64 {
-    ELECTION_MESSAGES.iter().map(|k| sent.get(*k).copied().unwrap_or(0)).sum()
+    ELECTION_MESSAGES.iter().map(|k| sent.get(k.name()).copied().unwrap_or(0)).sum()
 }

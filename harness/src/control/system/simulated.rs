@@ -227,7 +227,7 @@ impl System for SimulatedGroup {
                         role: format!("{:?}", r.role()),
                         master: r.master(),
                         applied: r.snapshot().applied,
-                        election_messages: ELECTION_MESSAGES.iter().map(|k| r.sent(k)).sum(),
+                        election_messages: ELECTION_MESSAGES.iter().map(|&k| r.sent(k)).sum(),
                         started_unix_ms: 0,
                         digest: Some(r.snapshot().kv.digest()),
                     });

@@ -131,7 +131,7 @@ pub fn simulated(plan: &Plan) -> Result<RunOutcome, Error> {
         let log = RunLog::to_file(&dir.join("harness.log"))?;
         let recorder = Recorder::to_file(&dir.join("history.jsonl"))?;
         let run = Run::new(plan, &system, recorder, log, Some(dir.clone()));
-        test(&run, &Notify::new()).await
+        system.driving(test(&run, &Notify::new())).await
     })?;
     finish(plan, dir)
 }
@@ -162,7 +162,7 @@ fn simulate_with(plan: &Plan, interrupt_at: Option<Duration>) -> Result<Vec<Op>,
         };
         tokio::select! {
             biased;
-            tested = test(&run, &interrupt) => tested?,
+            tested = system.driving(test(&run, &interrupt)) => tested?,
             () = ctrl_c => unreachable!("pending forever"),
         }
         Ok(run.recorder.into_ops())

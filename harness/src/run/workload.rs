@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use checkers::history::{OpType, Process};
 use faults::fault::Fault;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use nodes::protocol::ReplicaId;
 use nodes::protocol::kv::{Op, Value};
 use nodes::protocol::message::OpOutput;
@@ -28,9 +30,10 @@ pub async fn workload<S: System>(run: &Run<'_, S>, interrupt: &Notify) -> Result
     run.recorder.harness(WORKLOAD_START, serde_json::Value::Null)?;
     let workload_start = run.recorder.start().elapsed();
     let deadline = run.recorder.start() + workload_start + run.plan.time_limit;
-    let workers = futures::future::join_all(
-        (0..run.plan.concurrency as u64).map(|slot| work(run, slot, stop_rx.clone(), deadline)),
-    );
+    // Unordered: a wake-up polls only the client it is for, not every client.
+    let workers: FuturesUnordered<_> =
+        (0..run.plan.concurrency as u64).map(|slot| work(run, slot, stop_rx.clone(), deadline)).collect();
+    let workers = workers.collect::<Vec<_>>();
     let nemesis = run_nemesis(run, stop_rx.clone(), workload_start);
     let timer = async {
         let interrupted = tokio::select! {

@@ -2,7 +2,9 @@
 //! server cores as on hosts, over a simulated network (1 ms links with up to 1 ms of seeded
 //! jitter). A run drives it through the same seam as a real group, on a tokio runtime whose
 //! clock is paused (see [`runtime`]): the simulation is brought up to tokio's virtual time
-//! before every look at it and every input, so one seed gives one run, event for event.
+//! before every look at it and every input, so one seed gives one run, event for event. While
+//! a client waits for an answer, one driver ([`SimulatedGroup::driving`]) wakes at each of the
+//! simulation's events and hands each answer to the client that waits for it.
 //!
 //! What differs from hosts: a client keeps the master it last used for [`MASTER_TTL`], as the
 //! real one does, and looks the master up at the name server when it has none or its answer is
@@ -12,6 +14,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
@@ -27,6 +30,7 @@ use nodes::runtime::config::GroupConfig;
 use nodes::sim::{NodeId, Sim, SimConfig, SimEvent};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
 use crate::control::system::seeds_group::ELECTION_MESSAGES;
@@ -49,6 +53,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// The seeds' group, simulated.
 pub struct SimulatedGroup {
     world: Rc<RefCell<World>>,
+    /// Wakes the driver: a client began to wait, or an input may have moved the next event.
+    wake: Rc<Notify>,
     replicas: Vec<Host>,
     nameserver: Host,
 }
@@ -61,8 +67,10 @@ struct World {
     sim: Option<(Sim, Instant)>,
     /// Events read so far.
     seen: usize,
-    /// Answers that arrived and no client took yet.
-    responses: BTreeMap<u64, Result<OpOutput, ReplyError>>,
+    /// The clients waiting for an answer, by request.
+    waiting: BTreeMap<u64, oneshot::Sender<Result<OpOutput, ReplyError>>>,
+    /// When the driver wakes next (the next event when it went to sleep).
+    driver_wakes: Option<Duration>,
     terminations: Vec<SelfTermination>,
     /// Draws the replica a client without a known master asks.
     rng: ChaCha8Rng,
@@ -85,25 +93,71 @@ impl SimulatedGroup {
             group: config.params.group.clone(),
             sim: None,
             seen: 0,
-            responses: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            driver_wakes: None,
             terminations: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(seed.rotate_left(29)),
         };
         SimulatedGroup {
             world: Rc::new(RefCell::new(world)),
+            wake: Rc::new(Notify::new()),
             replicas: (1..=n).map(|i| format!("n{i}")).collect(),
             nameserver: NAMESERVER.into(),
         }
     }
 
-    /// Brings the simulation up to tokio's time, then runs `f` on it (`None` before the start).
+    /// Brings the simulation up to tokio's time, then runs `f` on it (`None` before the start);
+    /// wakes the driver if a client waits and the next event is now earlier than its wake-up.
     fn with<T>(&self, f: impl FnOnce(&mut Sim, &mut World) -> T) -> Option<T> {
         let mut world = self.world.borrow_mut();
         world.advance(&self.replicas);
         let (mut sim, start) = world.sim.take()?;
         let out = f(&mut sim, &mut world);
+        let sooner = match (sim.next_at(), world.driver_wakes) {
+            (Some(next), Some(wakes)) => next < wakes,
+            (next, None) => next.is_some(),
+            (None, Some(_)) => false,
+        };
         world.sim = Some((sim, start));
+        if sooner && !world.waiting.is_empty() {
+            self.wake.notify_one();
+        }
         Some(out)
+    }
+
+    /// Runs `test` while driving the simulation for the clients that wait on it: as long as one
+    /// waits, the simulation is brought up to each of its events as tokio's time reaches it.
+    pub async fn driving<F: Future>(&self, test: F) -> F::Output {
+        let drive = async {
+            loop {
+                let next = {
+                    let mut world = self.world.borrow_mut();
+                    world.advance(&self.replicas);
+                    let next =
+                        world.sim.as_ref().filter(|_| !world.waiting.is_empty()).and_then(|(sim, start)| {
+                            let at = sim.next_at()?;
+                            Some((at, *start + at))
+                        });
+                    world.driver_wakes = next.map(|(at, _)| at);
+                    next
+                };
+                match next {
+                    Some((_, wake)) => {
+                        let wake = wake.max(Instant::now() + Duration::from_nanos(1));
+                        tokio::select! {
+                            () = tokio::time::sleep_until(wake) => {}
+                            () = self.wake.notified() => {}
+                        }
+                    }
+                    None => self.wake.notified().await,
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            out = test => out,
+            () = drive => unreachable!("the driver runs as long as the test"),
+        }
     }
 
     fn ids(&self, hosts: &[Host]) -> Vec<ReplicaId> {
@@ -136,7 +190,10 @@ impl World {
         for event in &sim.events()[self.seen..] {
             match event {
                 SimEvent::Responded { request, result, .. } => {
-                    self.responses.insert(*request, result.clone());
+                    if let Some(client) = self.waiting.remove(request) {
+                        // The client may have given up at this very instant.
+                        let _ = client.send(result.clone());
+                    }
                 }
                 SimEvent::Terminated { id, reason, .. } => self.terminations.push(SelfTermination {
                     replica: *id,
@@ -266,6 +323,7 @@ impl SimulatedGroup {
     fn clone_handle(&self) -> SimulatedGroup {
         SimulatedGroup {
             world: self.world.clone(),
+            wake: self.wake.clone(),
             replicas: self.replicas.clone(),
             nameserver: self.nameserver.clone(),
         }
@@ -282,59 +340,62 @@ pub struct SimulatedClient {
 
 impl SimulatedClient {
     /// Sends `op` to the master this client knows, the registered one, or a replica drawn at
-    /// random; returns the request's number and where it went.
-    fn send(&mut self, op: Op) -> Option<(u64, ReplicaId)> {
+    /// random; returns the request's number, where it went, and where its answer will come.
+    fn send(&mut self, op: Op) -> Option<(u64, ReplicaId, Answer)> {
         let now = Instant::now();
         let fresh = self.master.filter(|&(_, since)| now < since + MASTER_TTL);
         let n = self.group.replicas.len() as ReplicaId;
-        let (request, target) = self.group.with(|sim, world| {
+        let (request, target, answer) = self.group.with(|sim, world| {
             let registered = || sim.nameserver().registrations(&world.group, sim.now()).first().map(|r| r.id);
             let target =
                 fresh.map(|(m, _)| m).or_else(registered).unwrap_or_else(|| world.rng.random_range(0..n));
-            (sim.request(target, op), target)
+            let request = sim.request(target, op);
+            let (tx, rx) = oneshot::channel();
+            world.waiting.insert(request, tx);
+            (request, target, rx)
         })?;
         // A master looked up again is trusted for another MASTER_TTL, as the real client does.
         self.master = Some(fresh.unwrap_or((target, now)));
-        Some((request, target))
+        Some((request, target, answer))
+    }
+
+    /// The answer to `request` if it came by now, the simulation brought up to now first; the
+    /// request is no longer waited for.
+    fn give_up(&self, request: u64, mut answer: Answer) -> Option<Result<OpOutput, ReplyError>> {
+        self.group.with(|_, world| world.waiting.remove(&request));
+        answer.try_recv().ok()
     }
 }
+
+/// Where the answer to a simulated request arrives.
+type Answer = oneshot::Receiver<Result<OpOutput, ReplyError>>;
 
 impl SystemClient for SimulatedClient {
     async fn execute(&mut self, op: Op) -> Result<Completed, RequestError> {
         let deadline = Instant::now() + self.timeout;
-        let Some((request, target)) = self.send(op) else {
+        let Some((request, target, mut answer)) = self.send(op) else {
             return Err(RequestError::Failed { node: None, reason: "the group has not started".into() });
         };
-        loop {
-            let (answer, next) = self
-                .group
-                .with(|sim, world| (world.responses.remove(&request), sim.next_at()))
-                .expect("the group has started");
-            let now = Instant::now();
-            match answer {
-                Some(Ok(output)) => return Ok(Completed { node: target, output }),
-                Some(Err(e)) => {
-                    if let ReplyError::NotMaster { master } = &e {
-                        self.master = master.filter(|&m| m != target).map(|m| (m, now));
-                    }
-                    let (node, reason) = (Some(target), e.to_string());
-                    return Err(if e.is_definite() {
-                        RequestError::Failed { node, reason }
-                    } else {
-                        RequestError::Unknown { node, reason }
-                    });
+        let answer = match tokio::time::timeout_at(deadline, &mut answer).await {
+            Ok(answer) => answer.ok(),
+            Err(_) => self.give_up(request, answer),
+        };
+        match answer {
+            Some(Ok(output)) => Ok(Completed { node: target, output }),
+            Some(Err(e)) => {
+                if let ReplyError::NotMaster { master } = &e {
+                    self.master = master.filter(|&m| m != target).map(|m| (m, Instant::now()));
                 }
-                None if now >= deadline => {
-                    let reason = format!("no answer within {} ms", self.timeout.as_millis());
-                    return Err(RequestError::Unknown { node: Some(target), reason });
-                }
-                None => {
-                    let start = self.group.world.borrow().sim.as_ref().map(|(_, s)| *s).expect("started");
-                    let wake = next
-                        .map_or(deadline, |t| (start + t).min(deadline))
-                        .max(now + Duration::from_nanos(1));
-                    tokio::time::sleep_until(wake).await;
-                }
+                let (node, reason) = (Some(target), e.to_string());
+                Err(if e.is_definite() {
+                    RequestError::Failed { node, reason }
+                } else {
+                    RequestError::Unknown { node, reason }
+                })
+            }
+            None => {
+                let reason = format!("no answer within {} ms", self.timeout.as_millis());
+                Err(RequestError::Unknown { node: Some(target), reason })
             }
         }
     }

@@ -10,9 +10,6 @@ use std::time::{Duration, Instant};
 
 use checkers::linearizable::{Budget, Format, Model, check, read_operations};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: check_history PATH [FORMAT [MODEL]]");

@@ -1,10 +1,10 @@
 //! `splitbrain check`: linearizability of histories that other tools wrote (or ours), one line
 //! per file, the files checked on all cores.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checkers::linearizable::{self, Budget, Format, Model};
+use checkers::linearizable::{self, Budget, Format, History, Model};
 use checkers::verdict::Verdict;
 use rayon::prelude::*;
 
@@ -42,6 +42,16 @@ fn parse_format(text: &str) -> Result<Format, String> {
     Format::parse(text).ok_or_else(|| format!("{text:?}: use jepsen-log, edn or jsonl"))
 }
 
+/// The operations of `file`, streamed: what cannot be read or parsed is named with its line.
+fn read(file: &Path, plan: &CheckPlan) -> Result<History, String> {
+    let opened = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let input = std::io::BufReader::with_capacity(64 << 10, opened);
+    linearizable::read_operations(input, plan.format, plan.model).map_err(|e| match e.line {
+        0 => format!("{}: {}", file.display(), e.problem),
+        line => format!("{}:{line}: {}", file.display(), e.problem),
+    })
+}
+
 /// Checks every file of `plan`, prints a verdict per file (and the counterexample of each that
 /// is not linearizable), and returns the exit code of the worst verdict; a file that cannot be
 /// read or parsed is bad input, named with its line.
@@ -49,31 +59,27 @@ pub fn check(plan: &CheckPlan) -> u8 {
     let budget = Budget { time: Duration::from_secs(plan.time_limit), bytes: plan.memory_mb << 20 };
     let mut histories = Vec::new();
     for file in &plan.files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
-            Err(e) => {
-                eprintln!("error: {}: {e}", file.display());
-                return exit::BAD_INPUT;
-            }
-        };
-        match linearizable::operations(&text, plan.format, plan.model) {
+        match read(file, plan) {
             Ok(ops) => histories.push((file, ops)),
             Err(e) => {
-                eprintln!("error: {}:{}: {}", file.display(), e.line, e.problem);
+                eprintln!("error: {e}");
                 return exit::BAD_INPUT;
             }
         }
     }
-    let checked: Vec<_> = histories
-        .into_par_iter()
-        .map(|(file, ops)| {
-            let started = std::time::Instant::now();
-            let result = linearizable::check(&ops, plan.model, budget);
-            (file, result, started.elapsed().as_secs_f64() * 1000.0)
-        })
-        .collect();
+    let check_one = |ops: &History| {
+        let started = std::time::Instant::now();
+        let result = linearizable::check(ops, plan.model, budget);
+        (result, started.elapsed().as_secs_f64() * 1000.0)
+    };
+    // One file is checked on this thread (its keys may still use all cores).
+    let checked: Vec<_> = if histories.len() == 1 {
+        histories.iter().map(|(file, ops)| (file, check_one(ops))).collect()
+    } else {
+        histories.par_iter().map(|(file, ops)| (file, check_one(ops))).collect()
+    };
     let mut worst = Verdict::Valid;
-    for (file, result, ms) in checked {
+    for (file, (result, ms)) in checked {
         worst = worst.worst(result.valid);
         if plan.json {
             println!("{}", serde_json::json!({"file": file, "valid": result.valid, "ms": ms}));

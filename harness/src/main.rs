@@ -17,11 +17,6 @@ use harness::run::interrupt::Interrupt;
 use nodes::protocol::bugs::{Bug, Bugs};
 use nodes::protocol::params::AckMode;
 
-/// mimalloc: the checkers' parsing and searching allocate small objects by the million, and
-/// it serves them several times faster than the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     version,
@@ -192,7 +187,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    let runtime = tokio::runtime::Runtime::new().context("start the tokio runtime")?;
+    // Only the commands that do I/O on hosts or sockets start a runtime (and its worker threads).
+    let runtime = || tokio::runtime::Runtime::new().context("start the tokio runtime");
     let bin_dir = || match &cli.bin_dir {
         Some(dir) => Ok(dir.clone()),
         None => beside_this_binary(),
@@ -204,7 +200,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 Ack::All => AckMode::All,
             };
             let plan = DemoPlan { replicas, ack, writes, bin_dir: bin_dir()?, bugs: Bugs::new(bugs.clone()) };
-            let outcome = runtime.block_on(demo::run(&plan))?;
+            let outcome = runtime()?.block_on(demo::run(&plan))?;
             Ok(demo::report(&outcome))
         }
         Command::Test(ref args) => {
@@ -221,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 harness::run::simulated(&plan)
             } else {
                 let bin_dir = bin_dir()?;
-                runtime.block_on(async {
+                runtime()?.block_on(async {
                     let interrupt = Interrupt::on_ctrl_c();
                     harness::run::on_hosts(&plan, &bin_dir, interrupt.notify()).await
                 })
@@ -236,7 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Explore(ref args) => explore(args),
         Command::Check(ref plan) => Ok(harness::check::check(plan)),
-        Command::Serve { port, bind, ref store } => runtime.block_on(async {
+        Command::Serve { port, bind, ref store } => runtime()?.block_on(async {
             let listener = tokio::net::TcpListener::bind((bind, port))
                 .await
                 .with_context(|| format!("listen on {bind}:{port}"))?;
@@ -250,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 Err(e) => return Ok(bad_input(&e)),
             };
             let bin_dir = bin_dir()?;
-            let finished = runtime.block_on(async {
+            let finished = runtime()?.block_on(async {
                 let interrupt = Interrupt::on_ctrl_c();
                 harness::campaign::run(&name, &plans, &bin_dir, fail_fast, &interrupt).await
             })?;
@@ -269,7 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::of(results.valid))
         }
         Command::Cluster { ref action, ref state_dir, ref prefix } => {
-            runtime.block_on(async {
+            runtime()?.block_on(async {
                 match action {
                     ClusterAction::Up { nodes, subnet } => {
                         let spec = LocalSpec {

@@ -13,7 +13,6 @@ pub mod model;
 pub mod parse;
 mod search;
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -110,12 +109,16 @@ pub struct LinearizableResult {
 /// the key, if more).
 const FIRST_ROUND_STATES: u64 = 1 << 12;
 
+/// A round whose keys may try this many configurations in all runs on the calling thread:
+/// starting the other cores would cost more than it saves.
+const SEQUENTIAL_ROUND_STATES: u64 = 1 << 18;
+
 /// How much each round's allowance grows over the last one.
 const ROUND_GROWTH: u64 = 16;
 
 /// Checks `history` against `model`, key by key, within `budget`.
 ///
-/// The keys are searched in rounds, all cores at once: each round gives every key not yet
+/// The keys are searched in rounds (on all cores once a round is large enough): each round gives every key not yet
 /// decided an allowance of configurations to try, sixteen times the last round's, so a key that
 /// fails quickly convicts the history even when another key's search would take long (re-running
 /// the undecided keys costs at most a fifteenth more). The verdict and the reported key depend
@@ -139,39 +142,43 @@ pub fn check(history: &History, model: Model, budget: Budget) -> LinearizableRes
         result.reason = Some("the history has no client operation to check".into());
         return result;
     }
-    // The searches running at once share the memory budget.
-    let workers = rayon::current_num_threads().clamp(1, keys.len());
-    let bytes = budget.bytes / workers;
-    let searches: Vec<OnceLock<Search>> = keys.iter().map(|_| OnceLock::new()).collect();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut undecided: Vec<usize> = (0..keys.len()).collect();
     // A key without conflicts is decided in about as many configurations as it has operations:
     // its first allowance covers that, so only keys with real choices go another round.
     let mut growth = 1u64;
     while !undecided.is_empty() {
+        let allowance =
+            |i: usize| FIRST_ROUND_STATES.max(4 * keys[i].ops.len() as u64).saturating_mul(growth);
+        let total: u64 = undecided.iter().map(|&i| allowance(i)).fold(0, u64::saturating_add);
+        // A small round runs on this thread, with all the memory; a larger one on all cores,
+        // the searches running at once sharing the memory budget.
+        let workers = if total <= SEQUENTIAL_ROUND_STATES { 1 } else { cores.clamp(1, undecided.len()) };
+        let bytes = budget.bytes / workers;
         let taken = AtomicUsize::new(0);
         // The place in `undecided` of the first key found failing this round.
         let failing = AtomicUsize::new(usize::MAX);
-        let mut outcomes: Vec<(usize, Outcome, u64)> = (0..workers)
-            .into_par_iter()
-            .flat_map_iter(|_| {
-                let mut searched = Vec::new();
-                loop {
-                    let j = taken.fetch_add(1, Ordering::Relaxed);
-                    if j >= undecided.len() || j > failing.load(Ordering::Relaxed) {
-                        return searched;
-                    }
-                    let i = undecided[j];
-                    let search = searches[i].get_or_init(|| Search::new(history, keys[i], model));
-                    let first = FIRST_ROUND_STATES.max(4 * keys[i].ops.len() as u64);
-                    let stop = || failing.load(Ordering::Relaxed) < j;
-                    let (outcome, states) = search.run(deadline, bytes, first.saturating_mul(growth), &stop);
-                    if matches!(outcome, Outcome::Violation(_)) {
-                        failing.fetch_min(j, Ordering::Relaxed);
-                    }
-                    searched.push((j, outcome, states));
+        // Each key's search is prepared anew for the round and dropped after it, so that only
+        // the keys being searched hold memory.
+        let work = |_| {
+            let mut searched = Vec::new();
+            loop {
+                let j = taken.fetch_add(1, Ordering::Relaxed);
+                if j >= undecided.len() || j > failing.load(Ordering::Relaxed) {
+                    return searched;
                 }
-            })
-            .collect();
+                let i = undecided[j];
+                let search = Search::new(history, keys[i], model);
+                let stop = || failing.load(Ordering::Relaxed) < j;
+                let (outcome, states) = search.run(deadline, bytes, allowance(i), &stop);
+                if matches!(outcome, Outcome::Violation(_)) {
+                    failing.fetch_min(j, Ordering::Relaxed);
+                }
+                searched.push((j, outcome, states));
+            }
+        };
+        let mut outcomes: Vec<(usize, Outcome, u64)> =
+            if workers == 1 { work(0) } else { (0..workers).into_par_iter().flat_map_iter(work).collect() };
         outcomes.sort_unstable_by_key(|&(j, ..)| j);
         let failing = failing.into_inner();
         let round: Vec<usize> = std::mem::take(&mut undecided);

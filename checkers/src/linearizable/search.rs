@@ -83,7 +83,7 @@ struct Deepest {
     unchanged: usize,
 }
 
-/// One key's search, prepared once for every round: its operations' steps, and its list of call
+/// One key's search, prepared for a round and dropped after it: its operations' steps, and its list of call
 /// and return entries in history order (entry 0 is the head), out of which each run lifts an
 /// operation's two entries to linearize it, and puts them back to backtrack.
 pub(super) struct Search<'a> {

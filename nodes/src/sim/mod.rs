@@ -367,9 +367,18 @@ impl Sim {
     /// `Some(m)` when exactly one master persists: `m` is the only live server that says Master,
     /// every other live server is a Backup following `m`, and the name server registers only `m`.
     pub fn converged_master(&self) -> Option<ReplicaId> {
+        self.converged_master_among(|_| true)
+    }
+
+    /// As [`Sim::converged_master`], over the live replicas whose id passes `among` only (one
+    /// side of a partition, say).
+    pub fn converged_master_among(&self, among: impl Fn(ReplicaId) -> bool) -> Option<ReplicaId> {
         let registered: Vec<_> =
             self.ns.registrations(&self.config.params.group, self.now).iter().map(|r| r.id).collect();
-        single_master(self.live().map(|r| (r.id(), r.role(), r.master())), &registered)
+        single_master(
+            self.live().filter(|r| among(r.id())).map(|r| (r.id(), r.role(), r.master())),
+            &registered,
+        )
     }
 
     /// Runs until `deadline`.

@@ -39,7 +39,7 @@ pub struct DeposedMaster {
     /// When it was first seen no longer Master (its state then replaced by its new master's), if
     /// it was.
     pub stepped_down_ms: Option<u64>,
-    /// Whom the name server registered when the window began.
+    /// Whom the registry (the name server, or the sentinels) named master when the window began.
     pub registered: Vec<String>,
     /// Updates (writes, compare-and-sets, appends) it acknowledged in that time.
     pub acknowledged: Vec<CitedOp>,
@@ -52,6 +52,11 @@ pub struct DeposedMaster {
 /// Explains every stretch of `ops` in which two servers were master at once and the one that
 /// gave way served clients meanwhile.
 pub fn explain(ops: &[Op]) -> Vec<DeposedMaster> {
+    let registrar = ops
+        .iter()
+        .find(|o| o.f == "history-start")
+        .and_then(|o| o.value.get("registrar")?.as_str())
+        .unwrap_or("the name server");
     let mut rounds: Vec<(u64, Round)> = ops
         .iter()
         .filter(|o| o.process.is_observer() && o.f == "observe")
@@ -100,8 +105,15 @@ pub fn explain(ops: &[Op]) -> Vec<DeposedMaster> {
                 continue;
             }
             let rivals: Vec<String> = window.masters.iter().filter(|m| *m != node).cloned().collect();
-            let words =
-                words(node, &rivals, window.start_ms, stepped_down_ms, &registered, &acknowledged, &reads);
+            let words = words(
+                node,
+                &rivals,
+                window.start_ms,
+                stepped_down_ms,
+                (registrar, &registered),
+                &acknowledged,
+                &reads,
+            );
             out.push(DeposedMaster {
                 node: node.clone(),
                 rivals,
@@ -140,7 +152,7 @@ fn words(
     rivals: &[String],
     from_ms: u64,
     stepped_down_ms: Option<u64>,
-    registered: &[String],
+    (registrar, registered): (&str, &[String]),
     acknowledged: &[CitedOp],
     reads: &[CitedOp],
 ) -> String {
@@ -154,7 +166,7 @@ fn words(
         if more > 0 { format!("{}, and {more} more", shown.join(", ")) } else { shown.join(", ") }
     };
     let mut text = format!(
-        "{node} served as master from {} to {until} while {} said Master too (the name server registered {registered})",
+        "{node} served as master from {} to {until} while {} said Master too ({registrar} registered {registered})",
         secs(from_ms),
         rivals.join(", "),
     );

@@ -2,7 +2,7 @@
 //! one line ([`Checked`]), and the combined, typed results of a run ([`Results`]), which is
 //! `results.json`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -300,11 +300,29 @@ impl Checked for SetResult {
             self.recovered.len(),
             self.duplicated.len()
         );
+        if !self.lost.is_empty() {
+            line = format!("{line}; the lost were acknowledged by {}", lost_by_node(&self.lost));
+        }
         if let Some(reason) = &self.reason {
             line = format!("{line} ({reason})");
         }
         line
     }
+}
+
+/// Who acknowledged the lost elements, and when: `n1 (300, at 8.0 s to 27.1 s), n2 (...)`.
+fn lost_by_node(lost: &[crate::set::Lost]) -> String {
+    let mut by: BTreeMap<&str, (usize, u64, u64)> = BTreeMap::new();
+    for l in lost {
+        let at = l.written_ms.1;
+        let e = by.entry(l.node.as_deref().unwrap_or("an unknown node")).or_insert((0, at, at));
+        *e = (e.0 + 1, e.1.min(at), e.2.max(at));
+    }
+    let secs = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+    by.iter()
+        .map(|(node, (n, from, to))| format!("{node} ({n}, at {} to {})", secs(*from), secs(*to)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Checked for StatsResult {

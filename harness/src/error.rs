@@ -92,6 +92,14 @@ pub enum Error {
     /// The operation was interrupted (SIGINT) and undone.
     #[error("interrupted")]
     Interrupted,
+    /// The system under test cannot do what the plan asks of it.
+    #[error("{system} does not support {what}")]
+    Unsupported {
+        /// The system under test.
+        system: &'static str,
+        /// What it cannot do.
+        what: &'static str,
+    },
     /// The simulator cannot run this plan as it is.
     #[error("the simulator cannot run this plan: {0}")]
     Simulation(String),

@@ -64,6 +64,12 @@ impl<'a> Events<'a> {
         self.harness.iter().find(|(name, ..)| *name == f).map(|&(_, position, op)| (position, op))
     }
 
+    /// How long after a heal the run's system may still show two masters, as its start recorded.
+    pub(crate) fn heal_bound_ms(&self) -> Option<u64> {
+        let (_, start) = self.harness("history-start")?;
+        start.value.get("heal_bound_ms")?.as_u64()
+    }
+
     /// The replica hosts the run's start recorded (`history-start`'s `members`), if it did.
     pub(crate) fn members(&self) -> Option<Vec<String>> {
         let (_, start) = self.harness("history-start")?;

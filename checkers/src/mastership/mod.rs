@@ -109,9 +109,9 @@ impl Round {
             Some(r) => {
                 let names: Vec<String> =
                     r.iter().map(|x| self.name_of(*x).cloned().unwrap_or_else(|| format!("#{x}"))).collect();
-                Err(format!("the name server registers [{}], not {m}", names.join(", ")))
+                Err(format!("the registry names [{}], not {m}", names.join(", ")))
             }
-            None => Err("the name server did not answer".into()),
+            None => Err("the registry (name server or sentinels) did not answer".into()),
         }
     }
 }
@@ -197,6 +197,7 @@ fn coverage_gap_ns(events: &Events) -> u64 {
 
 /// How long after the last fault is undone a split brain may still be seen before it counts as
 /// one self-monitoring failed to end: ten detector periods of the default timers (300 ms each).
+/// A run's `history-start` may give its system's own bound as `heal_bound_ms`.
 pub const SELF_HEAL_BOUND_MS: u64 = 3_000;
 
 fn ms(ns: u64) -> u64 {
@@ -239,14 +240,13 @@ fn fault_free_spans(events: &Events) -> Vec<(u64, u64)> {
 
 /// The first round that shows two masters [`SELF_HEAL_BOUND_MS`] or more into a fault-free
 /// stretch, with the stretch's start (ms).
-fn outlived_heal(events: &Events) -> Option<(u64, u64, Vec<String>)> {
+fn outlived_heal(events: &Events, bound_ms: u64) -> Option<(u64, u64, Vec<String>)> {
     let spans = fault_free_spans(events);
     events.rounds.iter().find_map(|(t, r)| {
         // Two masters at least.
         r.masters().nth(1)?;
         let span = spans.iter().find(|(from, to)| t >= from && t < to)?;
-        (ms(*t) >= ms(span.0) + SELF_HEAL_BOUND_MS)
-            .then(|| (ms(*t), ms(span.0), r.masters().cloned().collect()))
+        (ms(*t) >= ms(span.0) + bound_ms).then(|| (ms(*t), ms(span.0), r.masters().cloned().collect()))
     })
 }
 
@@ -366,13 +366,14 @@ pub fn check(ops: &[Op]) -> MastershipResult {
         );
         return result;
     }
-    if let Some((at, healed, masters)) = outlived_heal(&events) {
+    let bound_ms = events.heal_bound_ms().unwrap_or(SELF_HEAL_BOUND_MS);
+    if let Some((at, healed, masters)) = outlived_heal(&events, bound_ms) {
         result.valid = Verdict::Invalid;
         result.violation_ms = Some(at);
         result.persisted_masters = masters.clone();
         result.summary = format!(
             "split brain outlived a heal: {} still said Master at {at} ms, {} ms after every fault was undone \
-             at {healed} ms (self-monitoring must restore one master within {SELF_HEAL_BOUND_MS} ms)",
+             at {healed} ms (one master must be restored within {bound_ms} ms of a heal)",
             masters.join(", "),
             at - healed
         );
@@ -553,6 +554,21 @@ mod tests {
     }
 
     #[test]
+    fn a_system_may_give_its_own_heal_bound_in_the_history_start() {
+        let start = |bound: u64| {
+            event(0, Process::harness(), "history-start", serde_json::json!({"heal_bound_ms": bound}))
+        };
+        let mut ops = split_after_heal(1500, 5000, None);
+        ops.insert(0, start(15_000));
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Valid, "4 s after the heal is within 15 s: {}", r.summary);
+        ops[0] = start(2_000);
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Invalid, "{}", r.summary);
+        assert!(r.summary.contains("within 2000 ms"), "{}", r.summary);
+    }
+
+    #[test]
     fn a_split_brain_ended_within_the_bound_or_cut_short_by_a_new_fault_is_not_held_against_the_group() {
         let r = check(&split_after_heal(1500, 3500, None));
         assert_eq!(r.valid, Verdict::Valid, "ended 2.5 s after the heal: {}", r.summary);
@@ -623,7 +639,7 @@ mod tests {
             observe(1500, [view(0, "Master", 0), view(1, "Backup", 0), view(2, "Backup", 0)], &[0, 2]);
         let r = check(&with_window(vec![stale], 1100, 1900));
         assert_eq!(r.valid, Verdict::Invalid);
-        assert!(r.summary.contains("registers [n1, n3]"), "{}", r.summary);
+        assert!(r.summary.contains("the registry names [n1, n3]"), "{}", r.summary);
     }
 
     #[test]

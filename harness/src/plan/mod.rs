@@ -6,6 +6,7 @@
 //! nodes: 5                 # a local cluster of 5 replica hosts (made and removed by the test)
 //! time_limit: 30           # seconds of workload
 //! concurrency: 1n          # clients: a number, or "<k>n" = k per replica
+//! system: seeds-group      # or redis-sentinel
 //! workload: register       # or set
 //! nemesis: [partition, kill]
 //! nemesis_interval: 10
@@ -93,6 +94,27 @@ pub enum Policy {
     MastershipAware,
     /// Always uniformly among the plan's shapes and targets.
     Uniform,
+}
+
+/// The system under test.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SystemKind {
+    /// The seeds' fault-tolerant server group (our `replica` and `nameserver` binaries).
+    #[default]
+    SeedsGroup,
+    /// Redis Sentinel: Debian's `redis-server` and `redis-sentinel` on the replica hosts.
+    RedisSentinel,
+}
+
+impl SystemKind {
+    /// Its name on the command line and in test files.
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemKind::SeedsGroup => "seeds-group",
+            SystemKind::RedisSentinel => "redis-sentinel",
+        }
+    }
 }
 
 /// The client workload.
@@ -195,6 +217,9 @@ pub struct TestSpec {
     /// Clients: a number, or `<k>n` for k per replica (default 1n).
     #[arg(long)]
     pub concurrency: Option<String>,
+    /// The system under test: seeds-group (default) or redis-sentinel.
+    #[arg(long, value_parser = parse_kebab::<SystemKind>)]
+    pub system: Option<SystemKind>,
     /// register or set.
     #[arg(long, value_parser = parse_kebab::<Workload>)]
     pub workload: Option<Workload>,
@@ -218,7 +243,7 @@ pub struct TestSpec {
     /// The seed of every random choice (random when absent; always recorded and printed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Seconds the final phase waits for one master (default 15).
+    /// Seconds the final phase waits for one master (default 15; 30 for redis-sentinel).
     #[arg(long)]
     pub recovery_time: Option<u64>,
     /// Seconds one master must persist unchanged (default 5).
@@ -291,6 +316,7 @@ impl TestSpec {
             ssh_private_key: self.ssh_private_key.or(other.ssh_private_key),
             time_limit: self.time_limit.or(other.time_limit),
             concurrency: self.concurrency.or(other.concurrency),
+            system: self.system.or(other.system),
             workload: self.workload.or(other.workload),
             nemesis: self.nemesis.or(other.nemesis),
             nemesis_interval: self.nemesis_interval.or(other.nemesis_interval),
@@ -346,6 +372,9 @@ pub struct Plan {
     pub time_limit: Duration,
     /// Number of client processes.
     pub concurrency: usize,
+    /// The system under test.
+    #[serde(default)]
+    pub system: SystemKind,
     /// The workload.
     pub workload: Workload,
     /// Fault kinds (empty: no nemesis).
@@ -474,7 +503,13 @@ impl Plan {
         };
         let time_limit = positive(spec.time_limit.unwrap_or(60), "time-limit", "time_limit")?;
         let interval = positive(spec.nemesis_interval.unwrap_or(10), "nemesis-interval", "nemesis_interval")?;
-        let recovery = positive(spec.recovery_time.unwrap_or(15), "recovery-time", "recovery_time")?;
+        let default_recovery = match spec.system.unwrap_or_default() {
+            SystemKind::SeedsGroup => 15,
+            // The sentinels may take 10 s to see a returning primary (see `redis_sentinel`).
+            SystemKind::RedisSentinel => 30,
+        };
+        let recovery =
+            positive(spec.recovery_time.unwrap_or(default_recovery), "recovery-time", "recovery_time")?;
         let stability = positive(spec.stability_window.unwrap_or(5), "stability-window", "stability_window")?;
         let observe =
             positive(spec.observe_interval_ms.unwrap_or(100), "observe-interval-ms", "observe_interval_ms")?;
@@ -489,6 +524,7 @@ impl Plan {
         }
         let nemesis = NemesisKind::parse(&spec.nemesis.unwrap_or_else(|| vec!["partition".into()]).join(","))
             .map_err(|p| bad("nemesis", "nemesis", p))?;
+        let shapes_given = spec.partition_shapes.is_some();
         let partition_shapes = spec.partition_shapes.unwrap_or_else(|| Shape::ALL.to_vec());
         if partition_shapes.is_empty() {
             return Err(bad("partition-shapes", "partition_shapes", "name at least one shape".into()));
@@ -503,8 +539,28 @@ impl Plan {
         if checkers.is_empty() {
             return Err(bad("checkers", "checkers", "name at least one checker".into()));
         }
+        let system = spec.system.unwrap_or_default();
+        if system != SystemKind::SeedsGroup {
+            let refuse = |flag: &str, field: &str, what: &str| {
+                Err(bad(flag, field, format!("{what} is for the seeds' group only, not {}", system.name())))
+            };
+            if spec.bugs.as_ref().is_some_and(|b| !b.is_empty()) {
+                return refuse("bug", "bugs", "--bug");
+            }
+            if nemesis.contains(&NemesisKind::Clock) {
+                return refuse("nemesis", "nemesis", "the clock nemesis (libfaketime's timestamp file)");
+            }
+            if partition_shapes.contains(&Shape::IsolateNameServer) && shapes_given {
+                return refuse("partition-shapes", "partition_shapes", "isolate-name-server");
+            }
+        }
+        let partition_shapes = match system {
+            SystemKind::SeedsGroup => partition_shapes,
+            _ => partition_shapes.into_iter().filter(|s| *s != Shape::IsolateNameServer).collect(),
+        };
         Ok(Plan {
             name: spec.name.unwrap_or_else(|| "test".into()),
+            system,
             nodes,
             time_limit: Duration::from_secs(time_limit),
             concurrency,
@@ -549,6 +605,25 @@ mod tests {
 
     fn plan(spec: TestSpec) -> Result<Plan, PlanError> {
         Plan::from_spec(spec, 7, Some(Path::new("t.yaml")))
+    }
+
+    #[test]
+    fn redis_sentinel_refuses_what_only_the_seeds_group_has_and_waits_longer_for_recovery() {
+        let redis = |f: fn(&mut TestSpec)| {
+            let mut spec = TestSpec { system: Some(SystemKind::RedisSentinel), ..TestSpec::default() };
+            f(&mut spec);
+            plan(spec)
+        };
+        let p = redis(|_| {}).unwrap();
+        assert_eq!((p.system, p.recovery_time), (SystemKind::RedisSentinel, Duration::from_secs(30)));
+        assert!(!p.partition_shapes.contains(&Shape::IsolateNameServer), "{:?}", p.partition_shapes);
+        let e = redis(|s| s.bugs = Some(vec![Bug::NeverYield])).unwrap_err();
+        assert!(e.origin.starts_with("--bug") && e.problem.contains("redis-sentinel"), "{e}");
+        let e = redis(|s| s.nemesis = Some(vec!["clock".into()])).unwrap_err();
+        assert!(e.origin.starts_with("--nemesis") && e.problem.contains("clock"), "{e}");
+        let e = redis(|s| s.partition_shapes = Some(vec![Shape::IsolateNameServer])).unwrap_err();
+        assert!(e.origin.starts_with("--partition-shapes"), "{e}");
+        assert_eq!(plan(TestSpec::default()).unwrap().system, SystemKind::SeedsGroup);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! recover, stability window, read back), and [`teardown`]; the [`recorder`] writes every step
 //! down. Then the stored history is analysed and reported.
 //!
-//! [`on_hosts`] runs the seeds' group on hosts over SSH; [`simulated`] runs the same flow
+//! [`on_hosts`] runs the plan's system (the seeds' group, or Redis Sentinel) on hosts over SSH; [`simulated`] runs the same flow
 //! against the seeds' group in the simulator, in virtual time.
 
 pub mod final_phase;
@@ -28,10 +28,11 @@ use crate::control::cluster::local;
 use crate::control::group::{Binaries, group_file};
 use crate::control::remote::ssh::HostKeyPolicy;
 use crate::control::system::System;
+use crate::control::system::redis_sentinel::RedisSentinel;
 use crate::control::system::seeds_group::SeedsGroup;
 use crate::control::system::simulated::{self, SimulatedGroup};
 use crate::error::Error;
-use crate::plan::{NemesisKind, NodesSource, Plan};
+use crate::plan::{NemesisKind, NodesSource, Plan, SystemKind};
 use crate::report;
 use crate::run::recorder::{Recorder, RunLog};
 use crate::store;
@@ -95,30 +96,46 @@ pub async fn on_hosts(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Re
     let clock = plan.nemesis.contains(&NemesisKind::Clock);
     let bugs = Bugs::new(plan.bugs.iter().copied());
     let tune = |f: &mut _| plan.replica.apply(f);
-    let tested = match SeedsGroup::over_ssh(
-        &file,
-        HostKeyPolicy::Strict,
-        tune,
-        bugs,
-        clock,
-        Binaries::in_dir(bin_dir),
-    ) {
-        Ok(system) => {
-            let recorder = Recorder::to_file(&dir.join("history.jsonl"))?;
-            let run = Run::new(plan, &system, recorder, log, Some(dir.clone()));
-            let tested = test(&run, &interrupt).await;
-            if made.is_some() {
-                run.log.say("removing the local cluster made for this test");
-            }
-            tested
-        }
-        Err(e) => Err(e),
+    let tested = match plan.system {
+        SystemKind::SeedsGroup => match SeedsGroup::over_ssh(
+            &file,
+            HostKeyPolicy::Strict,
+            tune,
+            bugs,
+            clock,
+            Binaries::in_dir(bin_dir),
+        ) {
+            Ok(system) => test_stored(plan, &system, &dir, log, &interrupt, made.is_some()).await,
+            Err(e) => Err(e),
+        },
+        SystemKind::RedisSentinel => match RedisSentinel::over_ssh(&file, HostKeyPolicy::Strict) {
+            Ok(system) => test_stored(plan, &system, &dir, log, &interrupt, made.is_some()).await,
+            Err(e) => Err(e),
+        },
     };
     if let Some(spec) = made {
         local::down(&spec.state_dir, &spec.prefix)?;
     }
     tested?;
     finish(plan, dir)
+}
+
+/// Runs [`test`] against `system`, recording into the run's folder `dir`.
+async fn test_stored<S: System>(
+    plan: &Plan,
+    system: &S,
+    dir: &Path,
+    log: RunLog,
+    interrupt: &Notify,
+    local_cluster_made: bool,
+) -> Result<(), Error> {
+    let recorder = Recorder::to_file(&dir.join("history.jsonl"))?;
+    let run = Run::new(plan, system, recorder, log, Some(dir.to_path_buf()));
+    let tested = test(&run, interrupt).await;
+    if local_cluster_made {
+        run.log.say("removing the local cluster made for this test");
+    }
+    tested
 }
 
 /// Runs `plan` against the seeds' group in the simulator, in virtual time, and stores,
@@ -171,6 +188,12 @@ fn simulate_with(plan: &Plan, interrupt_at: Option<Duration>) -> Result<Vec<Op>,
 
 /// The simulated seeds' group of `plan`: its node count, replica settings, bugs and seed.
 fn simulated_group(plan: &Plan) -> Result<SimulatedGroup, Error> {
+    if plan.system != SystemKind::SeedsGroup {
+        return Err(Error::Simulation(format!(
+            "it simulates the seeds' group only, not {}: run it on hosts (without --sim)",
+            plan.system.name()
+        )));
+    }
     let NodesSource::Local(n) = plan.nodes else {
         return Err(Error::Simulation("it makes its own hosts: give --nodes, not --nodes-file".into()));
     };

@@ -20,6 +20,9 @@ pub async fn prepare<S: System>(run: &Run<'_, S>) -> Result<(), Error> {
         "unix_ms": system.unix_ms(),
         "members": system.replicas(),
         "observe_interval_ms": run.plan.observe_interval.as_millis() as u64,
+        "system": run.plan.system.name(),
+        "heal_bound_ms": system.heal_bound().as_millis() as u64,
+        "registrar": system.registrar(),
     });
     run.recorder.harness("history-start", start)?;
     let done = system.setup().await?;

@@ -8,6 +8,7 @@
 //! of [`System::replicas`]. Time is tokio's: a simulated system runs on a runtime whose clock is
 //! paused and advances only when every task waits, so the same run flow runs in virtual time.
 
+pub mod redis_sentinel;
 pub mod seeds_group;
 pub mod simulated;
 
@@ -98,6 +99,17 @@ pub trait System {
 
     /// Stops every process and removes what the run left on the nodes.
     fn teardown(&self) -> impl Future<Output = Result<(), Error>>;
+
+    /// How long after every fault is undone two masters may still be seen before the system
+    /// counts as having failed to restore one (the seeds' self-monitoring: ten detector periods).
+    fn heal_bound(&self) -> Duration {
+        Duration::from_millis(checkers::mastership::SELF_HEAL_BOUND_MS)
+    }
+
+    /// Who names the master in an observer round's `registrations`, in words.
+    fn registrar(&self) -> &'static str {
+        "the name server"
+    }
 
     /// Every replica's number.
     fn all(&self) -> Vec<ReplicaId> {

@@ -8,6 +8,7 @@
 //! of [`System::replicas`]. Time is tokio's: a simulated system runs on a runtime whose clock is
 //! paused and advances only when every task waits, so the same run flow runs in virtual time.
 
+pub mod daemons;
 pub mod redis_sentinel;
 pub mod seeds_group;
 pub mod simulated;

@@ -10,7 +10,7 @@
 //! it a replica of the primary the majority promoted, which discards them. The set workload and
 //! its checker show that loss.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use checkers::mastership::{NodeView, Round};
 use faults::Host;
-use faults::commands::{self, ALIVE};
+use faults::commands;
 use faults::partition::Grudge;
 use futures::future::{join_all, try_join_all};
 use nodes::client::{Completed, RequestError};
@@ -28,9 +28,10 @@ use nodes::protocol::message::OpOutput;
 use redis::aio::MultiplexedConnection;
 use tokio::time::{Instant, timeout};
 
-use crate::control::cluster::nodes_file::{NodeEntry, NodesFile};
+use crate::control::cluster::nodes_file::NodesFile;
 use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::control::remote::{Cmd, Remote};
+use crate::control::system::daemons::{self, DaemonHosts, decode, encode};
 use crate::control::system::{SelfTermination, System, SystemClient};
 use crate::error::Error;
 
@@ -85,49 +86,30 @@ impl Daemon {
 
 /// Redis Sentinel deployed on the replica hosts of a nodes file (its name-server host is not used).
 pub struct RedisSentinel<R: Remote> {
-    nodes: Vec<R>,
-    ips: Vec<IpAddr>,
-    replicas: Vec<Host>,
+    hosts: DaemonHosts<R>,
     next_client: AtomicUsize,
 }
 
 impl<R: Remote> RedisSentinel<R> {
-    /// Redis Sentinel on `nodes`, host `i` at `ips[i]` named `replicas[i]`.
-    pub fn new(nodes: Vec<R>, ips: Vec<IpAddr>, replicas: Vec<Host>) -> Self {
-        RedisSentinel { nodes, ips, replicas, next_client: AtomicUsize::new(0) }
-    }
-
-    fn index(&self, host: &str) -> Result<usize, Error> {
-        self.replicas.iter().position(|h| h == host).ok_or_else(|| Error::Connect {
-            host: host.to_string(),
-            cause: "not a host of this Redis deployment".into(),
-        })
-    }
-
-    async fn on_hosts(&self, hosts: &[Host], script: impl Fn(usize) -> String) -> Result<(), Error> {
-        let indices = hosts.iter().map(|h| self.index(h)).collect::<Result<Vec<_>, _>>()?;
-        let script = &script;
-        try_join_all(
-            indices.into_iter().map(|i| async move { self.nodes[i].run(&Cmd::shell(script(i))).await }),
-        )
-        .await
-        .map(drop)
+    /// Redis Sentinel on `hosts`.
+    pub fn new(hosts: DaemonHosts<R>) -> Self {
+        RedisSentinel { hosts, next_client: AtomicUsize::new(0) }
     }
 
     fn server_config(&self, i: usize) -> String {
         let mut text = format!(
             "bind {ip}\nport {REDIS_PORT}\nprotected-mode no\ndaemonize no\ndir {DIR}/data\n\
              save \"\"\nappendonly no\nlogfile \"\"\nreplica-announce-ip {ip}\n",
-            ip = self.ips[i]
+            ip = self.hosts.ips[i]
         );
         if i != 0 {
-            text.push_str(&format!("replicaof {} {REDIS_PORT}\n", self.ips[0]));
+            text.push_str(&format!("replicaof {} {REDIS_PORT}\n", self.hosts.ips[0]));
         }
         text
     }
 
     fn sentinel_config(&self, i: usize) -> String {
-        let quorum = self.ips.len() / 2 + 1;
+        let quorum = self.hosts.ips.len() / 2 + 1;
         format!(
             "bind {ip}\nport {SENTINEL_PORT}\nprotected-mode no\ndaemonize no\ndir {DIR}/data\n\
              logfile \"\"\nsentinel announce-ip {ip}\n\
@@ -135,35 +117,32 @@ impl<R: Remote> RedisSentinel<R> {
              sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n\
              sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}\n\
              sentinel parallel-syncs {MASTER_NAME} 1\n",
-            ip = self.ips[i],
-            primary = self.ips[0],
+            ip = self.hosts.ips[i],
+            primary = self.hosts.ips[0],
         )
     }
 
     /// Starts `daemon` on host `i` unless its pidfile names a live process.
     async fn start_daemon(&self, i: usize, daemon: Daemon) -> Result<(), Error> {
-        let (pidfile, log, config) = (daemon.pidfile(), daemon.logfile(), daemon.config());
         let args = match daemon {
-            Daemon::Server => config,
-            Daemon::Sentinel => format!("{config} --sentinel"),
+            Daemon::Server => daemon.config(),
+            Daemon::Sentinel => format!("{} --sentinel", daemon.config()),
         };
-        let script = format!(
-            "if [ -f {pidfile} ]; then pid=$(cat {pidfile}); if {ALIVE}; then exit 0; fi; fi; \
-             cd {DIR} || exit 1; nohup redis-server {args} >> {log} 2>&1 < /dev/null & echo $! > {pidfile}"
-        );
-        self.nodes[i].run(&Cmd::shell(script)).await.map(drop)
+        let script =
+            daemons::start(&daemon.pidfile(), &daemon.logfile(), DIR, &format!("redis-server {args}"));
+        self.hosts.nodes[i].run(&Cmd::shell(script)).await.map(drop)
     }
 
     async fn wait_answering(&self, port: u16) -> Result<(), Error> {
         let deadline = Instant::now() + READY;
-        for (i, ip) in self.ips.iter().enumerate() {
+        for (i, ip) in self.hosts.ips.iter().enumerate() {
             let addr = SocketAddr::new(*ip, port);
             loop {
                 match query::<String>(addr, &redis::cmd("PING"), Duration::from_millis(500)).await {
                     Ok(_) => break,
                     Err(e) if Instant::now() >= deadline => {
                         return Err(Error::Connect {
-                            host: self.replicas[i].clone(),
+                            host: self.hosts.names[i].clone(),
                             cause: format!("{addr} did not answer PING within {READY:?}: {e}").into(),
                         });
                     }
@@ -176,12 +155,11 @@ impl<R: Remote> RedisSentinel<R> {
 
     /// The replica that `ip` is, if it is one.
     fn replica_at(&self, ip: &str) -> Option<ReplicaId> {
-        let ip: IpAddr = ip.parse().ok()?;
-        self.ips.iter().position(|&x| x == ip).map(|i| i as ReplicaId)
+        self.hosts.replica_at(ip.parse().ok()?)
     }
 
     async fn view(&self, i: usize, within: Duration) -> Option<NodeView> {
-        let addr = SocketAddr::new(self.ips[i], REDIS_PORT);
+        let addr = SocketAddr::new(self.hosts.ips[i], REDIS_PORT);
         let role: Vec<redis::Value> = query(addr, &redis::cmd("ROLE"), within).await.ok()?;
         let text = |v: &redis::Value| redis::from_redis_value::<String>(v).ok();
         let number = |v: &redis::Value| redis::from_redis_value::<u64>(v).ok();
@@ -207,7 +185,8 @@ impl<R: Remote> RedisSentinel<R> {
 
     /// The primaries the sentinels that answered name, without repeats; `None` when none answered.
     async fn sentinels_say(&self, within: Duration) -> Option<Vec<ReplicaId>> {
-        let asks = self.ips.iter().map(|ip| sentinel_master(SocketAddr::new(*ip, SENTINEL_PORT), within));
+        let asks =
+            self.hosts.ips.iter().map(|ip| sentinel_master(SocketAddr::new(*ip, SENTINEL_PORT), within));
         let answers: Vec<_> = join_all(asks).await.into_iter().flatten().collect();
         if answers.is_empty() {
             return None;
@@ -223,52 +202,19 @@ impl<R: Remote> RedisSentinel<R> {
 impl RedisSentinel<SshNode> {
     /// Redis Sentinel on the replica hosts of `file`, over SSH.
     pub fn over_ssh(file: &NodesFile, policy: HostKeyPolicy) -> Result<Self, Error> {
-        let resolve = |node: &NodeEntry| -> Result<IpAddr, Error> {
-            let target = file.target(node, policy);
-            (target.address.as_str(), target.port)
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut addrs| addrs.next())
-                .map(|a| a.ip())
-                .ok_or_else(|| Error::Connect {
-                    host: node.name.clone(),
-                    cause: format!("cannot resolve {}", target.address).into(),
-                })
-        };
-        let ips = file.replicas.iter().map(resolve).collect::<Result<Vec<_>, _>>()?;
-        let nodes = file.replicas.iter().map(|n| SshNode::new(file.target(n, policy))).collect();
-        let replicas = file.replicas.iter().map(|n| n.name.clone()).collect();
-        Ok(RedisSentinel::new(nodes, ips, replicas))
+        Ok(RedisSentinel::new(DaemonHosts::over_ssh(file, policy)?))
     }
 }
 
-/// What setup runs on each host first: the daemons an earlier run left are SIGKILLed by their
-/// pidfiles, our firewall chain and Redis's folder removed; then the packages are installed when
-/// missing, without letting Debian start them (`policy-rc.d`).
-fn clean_and_install() -> String {
-    let kill: Vec<String> = Daemon::BOTH.iter().map(|d| commands::signal(&d.pidfile(), "KILL")).collect();
-    format!(
-        "{kill}; {chain}; rm -rf {DIR}; \
-         if ! command -v redis-server >/dev/null || ! command -v redis-sentinel >/dev/null; then \
-           made=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d \
-             && chmod +x /usr/sbin/policy-rc.d && made=1; fi; \
-           DEBIAN_FRONTEND=noninteractive apt-get install -y -q {PACKAGES} >/dev/null 2>&1; \
-           [ -n \"$made\" ] && rm -f /usr/sbin/policy-rc.d; \
-         fi; \
-         command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null || \
-           {{ echo 'redis-server and redis-sentinel are missing and could not be installed: apt-get install {PACKAGES} (for the local cluster: ./scripts/setup.sh {PACKAGES})' >&2; exit 1; }}; \
-         mkdir -p {DIR}/run {DIR}/log {DIR}/data && {prepare} && redis-server --version",
-        kill = kill.join("; "),
-        chain = commands::remove_chain(),
-        prepare = commands::prepare_chain(),
-    )
+fn pidfiles() -> Vec<String> {
+    Daemon::BOTH.iter().map(|d| d.pidfile()).collect()
 }
 
 impl<R: Remote> System for RedisSentinel<R> {
     type Client = RedisClient;
 
     fn replicas(&self) -> &[Host] {
-        &self.replicas
+        &self.hosts.names
     }
 
     fn nameserver(&self) -> Option<&Host> {
@@ -290,11 +236,11 @@ impl<R: Remote> System for RedisSentinel<R> {
     }
 
     async fn setup(&self) -> Result<String, Error> {
-        let versions = try_join_all(
-            self.nodes.iter().map(|n| async move { n.run(&Cmd::shell(clean_and_install())).await }),
-        )
-        .await?;
-        for (i, node) in self.nodes.iter().enumerate() {
+        let binaries = ["redis-server", "redis-sentinel"];
+        let prepare =
+            daemons::clean_and_install(&pidfiles(), DIR, PACKAGES, &binaries, "redis-server --version");
+        let versions = self.hosts.on_all(|_| prepare.clone()).await?;
+        for (i, node) in self.hosts.nodes.iter().enumerate() {
             for (daemon, text) in
                 [(Daemon::Server, self.server_config(i)), (Daemon::Sentinel, self.sentinel_config(i))]
             {
@@ -302,22 +248,20 @@ impl<R: Remote> System for RedisSentinel<R> {
             }
         }
         let version = versions.first().map(|o| o.stdout_text().trim().to_string()).unwrap_or_default();
-        Ok(format!(
-            "Redis Sentinel on {} hosts ({version}), quorum {}",
-            self.nodes.len(),
-            self.nodes.len() / 2 + 1
-        ))
+        let n = self.hosts.nodes.len();
+        Ok(format!("Redis Sentinel on {n} hosts ({version}), quorum {}", n / 2 + 1))
     }
 
     async fn start_all(&self) -> Result<(), Error> {
-        try_join_all((0..self.nodes.len()).map(|i| self.start_daemon(i, Daemon::Server))).await?;
+        let n = self.hosts.nodes.len();
+        try_join_all((0..n).map(|i| self.start_daemon(i, Daemon::Server))).await?;
         self.wait_answering(REDIS_PORT).await?;
-        try_join_all((0..self.nodes.len()).map(|i| self.start_daemon(i, Daemon::Sentinel))).await?;
+        try_join_all((0..n).map(|i| self.start_daemon(i, Daemon::Sentinel))).await?;
         self.wait_answering(SENTINEL_PORT).await
     }
 
     async fn start(&self, hosts: &[Host]) -> Result<(), Error> {
-        let indices = hosts.iter().map(|h| self.index(h)).collect::<Result<Vec<_>, _>>()?;
+        let indices = hosts.iter().map(|h| self.hosts.index(h)).collect::<Result<Vec<_>, _>>()?;
         try_join_all(indices.into_iter().map(|i| async move {
             self.start_daemon(i, Daemon::Server).await?;
             self.start_daemon(i, Daemon::Sentinel).await
@@ -327,15 +271,15 @@ impl<R: Remote> System for RedisSentinel<R> {
     }
 
     async fn kill(&self, hosts: &[Host]) -> Result<(), Error> {
-        self.on_hosts(hosts, |_| commands::signal(&Daemon::Server.pidfile(), "KILL")).await
+        self.hosts.on_hosts(hosts, |_| commands::signal(&Daemon::Server.pidfile(), "KILL")).await
     }
 
     async fn pause(&self, hosts: &[Host]) -> Result<(), Error> {
-        self.on_hosts(hosts, |_| commands::signal(&Daemon::Server.pidfile(), "STOP")).await
+        self.hosts.on_hosts(hosts, |_| commands::signal(&Daemon::Server.pidfile(), "STOP")).await
     }
 
     async fn resume(&self, hosts: &[Host]) -> Result<(), Error> {
-        self.on_hosts(hosts, |_| commands::signal(&Daemon::Server.pidfile(), "CONT")).await
+        self.hosts.on_hosts(hosts, |_| commands::signal(&Daemon::Server.pidfile(), "CONT")).await
     }
 
     async fn clock_rate(&self, _hosts: &[Host], _rate: f64) -> Result<(), Error> {
@@ -343,69 +287,46 @@ impl<R: Remote> System for RedisSentinel<R> {
     }
 
     async fn partition(&self, grudge: &Grudge) -> Result<(), Error> {
-        let scripts = commands::partition(grudge, &self.replicas, |h| {
-            self.replicas.iter().position(|x| x == h).map(|i| self.ips[i])
-        });
-        let runs = scripts.iter().map(|(host, script)| async move {
-            self.nodes[self.index(host)?].run_quick(script.clone()).await
-        });
-        try_join_all(runs).await.map(drop)
+        self.hosts.partition(grudge).await
     }
 
     async fn heal(&self) -> Result<(), Error> {
-        try_join_all(self.nodes.iter().map(|n| n.run_quick(commands::heal()))).await.map(drop)
+        self.hosts.heal().await
     }
 
     async fn observe(&self, within: Duration) -> Round {
-        let views = join_all((0..self.nodes.len()).map(|i| self.view(i, within)));
+        let views = join_all((0..self.hosts.nodes.len()).map(|i| self.view(i, within)));
         let (views, registrations) = tokio::join!(views, self.sentinels_say(within));
-        Round { nodes: self.replicas.iter().cloned().zip(views).collect(), registrations }
+        Round { nodes: self.hosts.names.iter().cloned().zip(views).collect(), registrations }
     }
 
     async fn single_master(&self, among: &[ReplicaId]) -> Option<ReplicaId> {
-        let mut round = self.observe(Duration::from_millis(500)).await;
-        round.nodes.retain(|name, _| {
-            self.replicas.iter().position(|h| h == name).is_some_and(|i| among.contains(&(i as ReplicaId)))
-        });
-        let master = round.single_master(true).ok()?;
-        self.replicas.iter().position(|h| *h == master).map(|i| i as ReplicaId)
+        self.hosts.single_master(self.observe(Duration::from_millis(500)).await, among)
     }
 
     fn client(&self, timeout: Duration) -> RedisClient {
-        let n = self.next_client.fetch_add(1, Ordering::Relaxed) % self.ips.len();
+        let n = self.next_client.fetch_add(1, Ordering::Relaxed) % self.hosts.ips.len();
         RedisClient {
-            sentinel: SocketAddr::new(self.ips[n], SENTINEL_PORT),
-            ips: self.ips.clone(),
+            sentinel: SocketAddr::new(self.hosts.ips[n], SENTINEL_PORT),
+            ips: self.hosts.ips.clone(),
             timeout,
             primary: None,
         }
     }
 
     async fn collect(&self, dir: Option<&Path>) -> Result<Vec<SelfTermination>, Error> {
-        let Some(dir) = dir else { return Ok(Vec::new()) };
-        for (node, host) in self.nodes.iter().zip(&self.replicas) {
-            let into = dir.join(host);
-            std::fs::create_dir_all(&into).map_err(|e| Error::file(&into, e))?;
-            for daemon in Daemon::BOTH {
-                let cmd = Cmd::shell(format!("cat {} 2>/dev/null || true", daemon.logfile()));
-                let log = node.run(&cmd).await?.stdout;
-                let path = into.join(format!("{}.log", daemon.name()));
-                std::fs::write(&path, log).map_err(|e| Error::file(&path, e))?;
-            }
+        if let Some(dir) = dir {
+            let names: Vec<String> = Daemon::BOTH.iter().map(|d| format!("{}.log", d.name())).collect();
+            let logs: Vec<(&str, String)> =
+                names.iter().zip(Daemon::BOTH).map(|(n, d)| (n.as_str(), d.logfile())).collect();
+            self.hosts.collect(dir, &logs).await?;
         }
         Ok(Vec::new())
     }
 
     async fn teardown(&self) -> Result<(), Error> {
-        let script = || {
-            let mut steps: Vec<String> =
-                Daemon::BOTH.iter().map(|d| commands::signal(&d.pidfile(), "KILL")).collect();
-            steps.push(commands::remove_chain());
-            steps.join("; ")
-        };
-        try_join_all(self.nodes.iter().map(|n| async move { n.run(&Cmd::shell(script())).await }))
-            .await
-            .map(drop)
+        let script = daemons::stop_all(&pidfiles());
+        self.hosts.on_all(|_| script.clone()).await.map(drop)
     }
 }
 
@@ -424,22 +345,6 @@ const READ: &str = "local t = redis.call('TYPE', KEYS[1]).ok \
 const CAS: &str = "local v = redis.call('GET', KEYS[1]) \
     if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return {1} end \
     if v then return {0, v} end return {0}";
-
-/// A value as stored: its type's letter, then its text, so that an integer reads back as one.
-fn encode(value: &Value) -> Option<String> {
-    match value {
-        Value::Int(i) => Some(format!("i{i}")),
-        Value::Str(s) => Some(format!("s{s}")),
-        Value::List(_) => None,
-    }
-}
-
-fn decode(text: &str) -> Value {
-    match text.strip_prefix('i').and_then(|i| i.parse().ok()) {
-        Some(i) => Value::Int(i),
-        None => Value::Str(text.strip_prefix('s').unwrap_or(text).to_string()),
-    }
-}
 
 impl RedisClient {
     async fn primary(&mut self) -> Result<(ReplicaId, MultiplexedConnection), RequestError> {
@@ -575,17 +480,4 @@ async fn sentinel_master(addr: SocketAddr, within: Duration) -> Option<String> {
     cmd.arg("get-master-addr-by-name").arg(MASTER_NAME);
     let answer: Option<(String, String)> = query(addr, &cmd, within).await.ok()?;
     answer.map(|(ip, _port)| ip)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_read_back_as_they_were_written() {
-        for v in [Value::Int(-3), Value::Int(1_000_001), Value::Str("i5".into()), Value::Str(String::new())] {
-            assert_eq!(decode(&encode(&v).expect("a scalar")), v);
-        }
-        assert_eq!(encode(&Value::List(vec![])), None);
-    }
 }

@@ -4,7 +4,7 @@
 # arguments are installed too (the test suite adds chromium, for the report test, and Redis).
 set -euo pipefail
 
-packages=(iproute2 openssh-server iptables faketime procps "$@")
+packages=(iproute2 openssh-server iptables faketime procps protobuf-compiler "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

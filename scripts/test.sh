@@ -3,7 +3,7 @@
 # and end with one summary line "tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh chromium redis-server redis-sentinel
+./scripts/setup.sh chromium redis-server redis-sentinel etcd-server
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log=$(mktemp)

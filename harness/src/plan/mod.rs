@@ -6,7 +6,7 @@
 //! nodes: 5                 # a local cluster of 5 replica hosts (made and removed by the test)
 //! time_limit: 30           # seconds of workload
 //! concurrency: 1n          # clients: a number, or "<k>n" = k per replica
-//! system: seeds-group      # or redis-sentinel
+//! system: seeds-group      # or redis-sentinel, etcd
 //! workload: register       # or set
 //! nemesis: [partition, kill]
 //! nemesis_interval: 10
@@ -105,6 +105,8 @@ pub enum SystemKind {
     SeedsGroup,
     /// Redis Sentinel: Debian's `redis-server` and `redis-sentinel` on the replica hosts.
     RedisSentinel,
+    /// etcd: Debian's `etcd-server`, a member on each replica host.
+    Etcd,
 }
 
 impl SystemKind {
@@ -113,6 +115,7 @@ impl SystemKind {
         match self {
             SystemKind::SeedsGroup => "seeds-group",
             SystemKind::RedisSentinel => "redis-sentinel",
+            SystemKind::Etcd => "etcd",
         }
     }
 }
@@ -217,7 +220,7 @@ pub struct TestSpec {
     /// Clients: a number, or `<k>n` for k per replica (default 1n).
     #[arg(long)]
     pub concurrency: Option<String>,
-    /// The system under test: seeds-group (default) or redis-sentinel.
+    /// The system under test: seeds-group (default), redis-sentinel or etcd.
     #[arg(long, value_parser = parse_kebab::<SystemKind>)]
     pub system: Option<SystemKind>,
     /// register or set.
@@ -504,7 +507,7 @@ impl Plan {
         let time_limit = positive(spec.time_limit.unwrap_or(60), "time-limit", "time_limit")?;
         let interval = positive(spec.nemesis_interval.unwrap_or(10), "nemesis-interval", "nemesis_interval")?;
         let default_recovery = match spec.system.unwrap_or_default() {
-            SystemKind::SeedsGroup => 15,
+            SystemKind::SeedsGroup | SystemKind::Etcd => 15,
             // The sentinels may take 10 s to see a returning primary (see `redis_sentinel`).
             SystemKind::RedisSentinel => 30,
         };
@@ -534,12 +537,26 @@ impl Plan {
         if targets.is_empty() {
             return Err(bad("targets", "targets", "name at least one selector".into()));
         }
-        let checkers: BTreeSet<Checker> =
-            spec.checkers.map_or_else(results::all, |c| c.into_iter().collect());
+        let system = spec.system.unwrap_or_default();
+        // Convergence compares the data digests only the seeds' replicas report.
+        let checkers: BTreeSet<Checker> = match (&spec.checkers, system) {
+            (None, SystemKind::SeedsGroup) => results::all(),
+            (None, _) => results::all().into_iter().filter(|c| *c != Checker::Convergence).collect(),
+            (Some(c), _) => c.iter().copied().collect(),
+        };
+        if system != SystemKind::SeedsGroup && checkers.contains(&Checker::Convergence) {
+            return Err(bad(
+                "checkers",
+                "checkers",
+                format!(
+                    "convergence needs the data digests of the seeds' replicas; {} reports none",
+                    system.name()
+                ),
+            ));
+        }
         if checkers.is_empty() {
             return Err(bad("checkers", "checkers", "name at least one checker".into()));
         }
-        let system = spec.system.unwrap_or_default();
         if system != SystemKind::SeedsGroup {
             let refuse = |flag: &str, field: &str, what: &str| {
                 Err(bad(flag, field, format!("{what} is for the seeds' group only, not {}", system.name())))
@@ -549,6 +566,9 @@ impl Plan {
             }
             if nemesis.contains(&NemesisKind::Clock) {
                 return refuse("nemesis", "nemesis", "the clock nemesis (libfaketime's timestamp file)");
+            }
+            if system == SystemKind::Etcd && spec.workload == Some(Workload::Set) {
+                return Err(bad("workload", "workload", "etcd runs the register workload only".into()));
             }
             if partition_shapes.contains(&Shape::IsolateNameServer) && shapes_given {
                 return refuse("partition-shapes", "partition_shapes", "isolate-name-server");
@@ -608,7 +628,7 @@ mod tests {
     }
 
     #[test]
-    fn redis_sentinel_refuses_what_only_the_seeds_group_has_and_waits_longer_for_recovery() {
+    fn other_systems_refuse_what_only_the_seeds_group_has_and_redis_waits_longer_for_recovery() {
         let redis = |f: fn(&mut TestSpec)| {
             let mut spec = TestSpec { system: Some(SystemKind::RedisSentinel), ..TestSpec::default() };
             f(&mut spec);
@@ -623,6 +643,12 @@ mod tests {
         assert!(e.origin.starts_with("--nemesis") && e.problem.contains("clock"), "{e}");
         let e = redis(|s| s.partition_shapes = Some(vec![Shape::IsolateNameServer])).unwrap_err();
         assert!(e.origin.starts_with("--partition-shapes"), "{e}");
+        assert!(!p.checkers.contains(&Checker::Convergence), "no digests to compare: {:?}", p.checkers);
+        let e = redis(|s| s.checkers = Some(vec![Checker::Convergence])).unwrap_err();
+        assert!(e.origin.starts_with("--checkers") && e.problem.contains("digests"), "{e}");
+        let etcd_set =
+            TestSpec { system: Some(SystemKind::Etcd), workload: Some(Workload::Set), ..TestSpec::default() };
+        assert!(plan(etcd_set).unwrap_err().origin.starts_with("--workload"));
         assert_eq!(plan(TestSpec::default()).unwrap().system, SystemKind::SeedsGroup);
     }
 

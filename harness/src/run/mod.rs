@@ -3,7 +3,7 @@
 //! recover, stability window, read back), and [`teardown`]; the [`recorder`] writes every step
 //! down. Then the stored history is analysed and reported.
 //!
-//! [`on_hosts`] runs the plan's system (the seeds' group, or Redis Sentinel) on hosts over SSH; [`simulated`] runs the same flow
+//! [`on_hosts`] runs the plan's system (the seeds' group, Redis Sentinel or etcd) on hosts over SSH; [`simulated`] runs the same flow
 //! against the seeds' group in the simulator, in virtual time.
 
 pub mod final_phase;
@@ -28,6 +28,7 @@ use crate::control::cluster::local;
 use crate::control::group::{Binaries, group_file};
 use crate::control::remote::ssh::HostKeyPolicy;
 use crate::control::system::System;
+use crate::control::system::etcd::Etcd;
 use crate::control::system::redis_sentinel::RedisSentinel;
 use crate::control::system::seeds_group::SeedsGroup;
 use crate::control::system::simulated::{self, SimulatedGroup};
@@ -109,6 +110,10 @@ pub async fn on_hosts(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Re
             Err(e) => Err(e),
         },
         SystemKind::RedisSentinel => match RedisSentinel::over_ssh(&file, HostKeyPolicy::Strict) {
+            Ok(system) => test_stored(plan, &system, &dir, log, &interrupt, made.is_some()).await,
+            Err(e) => Err(e),
+        },
+        SystemKind::Etcd => match Etcd::over_ssh(&file, HostKeyPolicy::Strict) {
             Ok(system) => test_stored(plan, &system, &dir, log, &interrupt, made.is_some()).await,
             Err(e) => Err(e),
         },

@@ -9,6 +9,7 @@
 //! paused and advances only when every task waits, so the same run flow runs in virtual time.
 
 pub mod daemons;
+pub mod etcd;
 pub mod redis_sentinel;
 pub mod seeds_group;
 pub mod simulated;

@@ -1,4 +1,4 @@
-//! Campaigns: a matrix of tests (nemesis × workload × cluster size × replica settings × seeds)
+//! Campaigns: a matrix of tests (system × nemesis × workload × cluster size × replica settings × seeds)
 //! run one after another, reusing a local cluster while its size stays the same, with a summary
 //! that keeps invalid, unknown and harness-failed runs apart.
 //!
@@ -6,6 +6,7 @@
 //! name: nightly
 //! base: { time_limit: 30, nemesis_interval: 5 }      # any test-file field
 //! matrix:
+//!   system: [seeds-group, redis-sentinel, etcd]
 //!   nemesis: [partition, kill, "partition,kill"]
 //!   workload: [register, set]
 //!   nodes: [3, 5]
@@ -25,7 +26,7 @@ use crate::error::Error;
 use crate::exit;
 use nodes::protocol::bugs::Bug;
 
-use crate::plan::{NodesSource, Plan, PlanError, ReplicaSettings, TestSpec, Workload};
+use crate::plan::{NodesSource, Plan, PlanError, ReplicaSettings, SystemKind, TestSpec, Workload};
 use crate::run;
 use crate::run::interrupt::Interrupt;
 use crate::store;
@@ -34,6 +35,9 @@ use crate::store;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Matrix {
+    /// Systems under test, each like `--system`.
+    #[serde(default)]
+    pub system: Vec<SystemKind>,
     /// Nemesis lists, each like `--nemesis`.
     #[serde(default)]
     pub nemesis: Vec<String>,
@@ -152,8 +156,13 @@ pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanE
     } else {
         (0..file.repeats.unwrap_or(1)).map(|i| Some(random_seed.wrapping_add(u64::from(i)))).collect()
     };
+    let systems: Vec<Option<SystemKind>> = if file.matrix.system.is_empty() {
+        vec![None]
+    } else {
+        file.matrix.system.iter().copied().map(Some).collect()
+    };
     let mut plans = Vec::new();
-    for nodes in &sizes {
+    for (nodes, system) in sizes.iter().flat_map(|n| systems.iter().map(move |s| (n, s))) {
         for nemesis in &nemeses {
             for workload in &workloads {
                 for (r, replica) in replicas.iter().enumerate() {
@@ -166,6 +175,7 @@ pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanE
                             }
                         });
                         let label = [
+                            system.map(|s| s.name().to_string()),
                             nodes.map(|n| format!("{n}n")),
                             nemesis.clone().map(|n| n.replace(',', "+")),
                             workload.map(|w| format!("{w:?}").to_lowercase()),
@@ -182,6 +192,7 @@ pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanE
                                 if label.is_empty() { "run".into() } else { label }
                             )),
                             nodes: *nodes,
+                            system: *system,
                             nemesis: nemesis.clone().map(|n| vec![n]),
                             workload: *workload,
                             seed: *seed,
@@ -356,6 +367,23 @@ fn page(name: &str, rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_third_party_campaign_runs_each_system_under_each_nemesis() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/third-party.yaml");
+        let (_, plans) = plans(&path, 0).unwrap();
+        let runs: Vec<(SystemKind, &str)> =
+            plans.iter().map(|p| (p.system, p.name.trim_start_matches("third-party-"))).collect();
+        assert_eq!(
+            runs,
+            [
+                (SystemKind::RedisSentinel, "redis-sentinel-partition-register"),
+                (SystemKind::RedisSentinel, "redis-sentinel-kill+pause-register"),
+                (SystemKind::Etcd, "etcd-partition-register"),
+                (SystemKind::Etcd, "etcd-kill+pause-register"),
+            ]
+        );
+    }
 
     #[test]
     fn the_nightly_campaign_expands_into_its_whole_matrix_of_valid_plans() {

@@ -5,6 +5,10 @@
 //! (`SENTINEL get-master-addr-by-name`); a client asks the sentinel of its own host for the
 //! primary before each operation, as Redis's clients do, and runs it there.
 //!
+//! Clock faults are refused: under libfaketime (`LD_PRELOAD`), redis-server does not start
+//! (checked on this machine: "libfaketime: Unexpected recursive calls to clock_gettime()", from
+//! its jemalloc's first allocation).
+//!
 //! Replication is asynchronous: a primary cut off from the others keeps acknowledging the writes
 //! of the clients whose sentinel still names it, and when the partition heals the sentinels make
 //! it a replica of the primary the majority promoted, which discards them. The set workload and
@@ -283,7 +287,10 @@ impl<R: Remote> System for RedisSentinel<R> {
     }
 
     async fn clock_rate(&self, _hosts: &[Host], _rate: f64) -> Result<(), Error> {
-        Err(Error::Unsupported { system: "redis-sentinel", what: "clock faults" })
+        Err(Error::Unsupported {
+            system: "redis-sentinel",
+            what: "clock faults (libfaketime stops redis-server starting)",
+        })
     }
 
     async fn partition(&self, grudge: &Grudge) -> Result<(), Error> {

@@ -34,13 +34,14 @@ fn run_on_cluster(name: &str, args: &[&str]) -> (Output, String, PathBuf) {
         .arg(&store)
         .output()
         .unwrap();
-    local::down(&spec.state_dir, &spec.prefix).unwrap();
-    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // Before the cluster goes (which would stop every process of its hosts): the run's own
+    // teardown stopped its daemons by their pids. Redis names its processes by address
+    // ("redis-server 10.213.82.3:6379"); etcd's flags carry its addresses.
     let ps = String::from_utf8_lossy(&Command::new("ps").args(["-eo", "args"]).output().unwrap().stdout)
         .into_owned();
-    // Redis names its processes by address ("redis-server 10.213.82.3:6379"); etcd's flags
-    // carry its addresses.
-    assert!(!ps.contains("10.213.82."), "a daemon of the cluster survived: {ps}");
+    local::down(&spec.state_dir, &spec.prefix).unwrap();
+    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!ps.contains("10.213.82."), "a daemon of the cluster survived the run's teardown: {ps}");
     (out, output, store)
 }
 

@@ -19,6 +19,9 @@ use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::control::remote::{Cmd, Output, Remote};
 use crate::error::Error;
 
+/// How long setup gives each host to install its packages.
+pub const INSTALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The replica hosts of a deployment: host `i` is `nodes[i]`, at `ips[i]`, named `names[i]`.
 pub struct DaemonHosts<R: Remote> {
     /// How to reach each host.
@@ -32,24 +35,26 @@ pub struct DaemonHosts<R: Remote> {
 impl DaemonHosts<SshNode> {
     /// The replica hosts of `file` (its name-server host is not used), over SSH.
     pub fn over_ssh(file: &NodesFile, policy: HostKeyPolicy) -> Result<Self, Error> {
-        let resolve = |node: &NodeEntry| -> Result<IpAddr, Error> {
-            let target = file.target(node, policy);
-            (target.address.as_str(), target.port)
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut addrs| addrs.next())
-                .map(|a| a.ip())
-                .ok_or_else(|| Error::Connect {
-                    host: node.name.clone(),
-                    cause: format!("cannot resolve {}", target.address).into(),
-                })
-        };
         Ok(DaemonHosts {
-            ips: file.replicas.iter().map(resolve).collect::<Result<_, _>>()?,
+            ips: file.replicas.iter().map(|n| resolve(file, n, policy)).collect::<Result<_, _>>()?,
             nodes: file.replicas.iter().map(|n| SshNode::new(file.target(n, policy))).collect(),
             names: file.replicas.iter().map(|n| n.name.clone()).collect(),
         })
     }
+}
+
+/// The address of `node` of `file`, as SSH would reach it.
+pub fn resolve(file: &NodesFile, node: &NodeEntry, policy: HostKeyPolicy) -> Result<IpAddr, Error> {
+    let target = file.target(node, policy);
+    (target.address.as_str(), target.port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .map(|a| a.ip())
+        .ok_or_else(|| Error::Connect {
+            host: node.name.clone(),
+            cause: format!("cannot resolve {}", target.address).into(),
+        })
 }
 
 impl<R: Remote> DaemonHosts<R> {
@@ -75,6 +80,20 @@ impl<R: Remote> DaemonHosts<R> {
         )
         .await
         .map(drop)
+    }
+
+    /// Runs `script` on every host, one after another (installing packages must not run twice
+    /// at once where hosts share `/`, as the local cluster's do), each within `limit`.
+    pub async fn on_each_in_turn(
+        &self,
+        script: &str,
+        limit: std::time::Duration,
+    ) -> Result<Vec<Output>, Error> {
+        let mut outputs = Vec::new();
+        for node in &self.nodes {
+            outputs.push(node.run(&Cmd::shell(script).timeout(limit)).await?);
+        }
+        Ok(outputs)
     }
 
     /// Runs `script(i)` on every host `i`, all at once; their outputs in host order.
@@ -140,7 +159,8 @@ pub fn start(pidfile: &str, log: &str, dir: &str, command: &str) -> String {
 
 /// What setup runs on each host first: the daemons of `pidfiles` an earlier run left are
 /// SIGKILLed, our firewall chain and `dir` removed; then `packages` are installed unless every
-/// one of `binaries` is there, without letting Debian start them (`policy-rc.d`); then `dir`'s
+/// one of `binaries` is there, without letting Debian start them (a `policy-rc.d` that forbids
+/// it, removed when the script exits if it was ours); then `dir`'s
 /// `run`, `log` and `data` folders and our chain are made, and `version` runs.
 pub fn clean_and_install(
     pidfiles: &[String],
@@ -149,29 +169,31 @@ pub fn clean_and_install(
     binaries: &[&str],
     version: &str,
 ) -> String {
-    let kill: Vec<String> = pidfiles.iter().map(|p| commands::signal(p, "KILL")).collect();
+    let kill: Vec<String> = pidfiles.iter().map(|p| format!("{}; ", commands::signal(p, "KILL"))).collect();
     let present: Vec<String> = binaries.iter().map(|b| format!("command -v {b} >/dev/null")).collect();
     let present = present.join(" && ");
     format!(
-        "{kill}; {chain}; rm -rf {dir}; \
+        "{kill}{chain}; rm -rf {dir}; \
          if ! {{ {present}; }}; then \
-           made=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d \
-             && chmod +x /usr/sbin/policy-rc.d && made=1; fi; \
-           DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages} >/dev/null 2>&1; \
-           [ -z \"$made\" ] || rm -f /usr/sbin/policy-rc.d; \
+           if [ ! -e /usr/sbin/policy-rc.d ]; then trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+             printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; fi; \
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=120 {packages} >/dev/null 2>&1; \
          fi; \
          {{ {present}; }} || \
            {{ echo '{packages} missing and could not be installed: apt-get install {packages} (for the local cluster: ./scripts/setup.sh {packages})' >&2; exit 1; }}; \
          mkdir -p {dir}/run {dir}/log {dir}/data && {prepare} && {version}",
-        kill = kill.join("; "),
+        kill = kill.concat(),
         chain = commands::remove_chain(),
         prepare = commands::prepare_chain(),
     )
 }
 
-/// What teardown runs on each host: the daemons of `pidfiles` SIGKILLed, our chain removed.
+/// What teardown runs on each host: the daemons of `pidfiles` SIGKILLed and their pidfiles
+/// removed (so that a later run never signals a pid reused by another process), our chain
+/// removed.
 pub fn stop_all(pidfiles: &[String]) -> String {
-    let mut steps: Vec<String> = pidfiles.iter().map(|p| commands::signal(p, "KILL")).collect();
+    let mut steps: Vec<String> =
+        pidfiles.iter().map(|p| format!("{}; rm -f {p}", commands::signal(p, "KILL"))).collect();
     steps.push(commands::remove_chain());
     steps.join("; ")
 }

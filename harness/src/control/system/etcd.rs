@@ -31,7 +31,7 @@ use tokio::time::{Instant, timeout};
 use crate::control::cluster::nodes_file::NodesFile;
 use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::control::remote::{Cmd, Remote};
-use crate::control::system::daemons::{self, DaemonHosts, decode, encode};
+use crate::control::system::daemons::{self, DaemonHosts, INSTALL_LIMIT, decode, encode};
 use crate::control::system::{SelfTermination, System, SystemClient};
 use crate::error::Error;
 
@@ -62,13 +62,17 @@ pub struct Etcd<R: Remote> {
     hosts: DaemonHosts<R>,
     /// Each member's id, by replica, as the members told it.
     ids: Mutex<BTreeMap<u64, ReplicaId>>,
+    /// The observer's client of each member, kept between rounds (a new connection each round
+    /// could miss a round's deadline on a loaded machine and count the member as down).
+    observers: Mutex<Vec<Option<Client>>>,
     next_client: AtomicUsize,
 }
 
 impl<R: Remote> Etcd<R> {
     /// etcd on `hosts`.
     pub fn new(hosts: DaemonHosts<R>) -> Self {
-        Etcd { hosts, ids: Mutex::new(BTreeMap::new()), next_client: AtomicUsize::new(0) }
+        let observers = Mutex::new(vec![None; hosts.nodes.len()]);
+        Etcd { hosts, ids: Mutex::new(BTreeMap::new()), observers, next_client: AtomicUsize::new(0) }
     }
 
     fn name(i: usize) -> String {
@@ -101,13 +105,21 @@ impl<R: Remote> Etcd<R> {
 
     /// Member `i`'s own id and the leader it knows (0: none), within `within`.
     async fn status(&self, i: usize, within: Duration) -> Option<(u64, u64, u64)> {
-        let endpoint = endpoint(self.hosts.ips[i]);
+        let cached = self.observers.lock().expect("not poisoned")[i].clone();
         let asked = async {
-            let mut client = connect(&[endpoint], within).await.ok()?;
+            let mut client = match cached {
+                Some(client) => client,
+                None => connect(&[endpoint(self.hosts.ips[i])], within).await.ok()?,
+            };
             let status = client.status().await.ok()?;
+            self.observers.lock().expect("not poisoned")[i] = Some(client);
             Some((status.header()?.member_id(), status.leader(), status.raft_index()))
         };
-        timeout(within, asked).await.ok().flatten()
+        let answer = timeout(within, asked).await.ok().flatten();
+        if answer.is_none() {
+            self.observers.lock().expect("not poisoned")[i] = None;
+        }
+        answer
     }
 
     async fn view(&self, i: usize, within: Duration) -> Option<NodeView> {
@@ -164,14 +176,10 @@ impl<R: Remote> System for Etcd<R> {
         "the members' known leader"
     }
 
-    fn unix_ms(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-    }
-
     async fn setup(&self) -> Result<String, Error> {
         let prepare =
             daemons::clean_and_install(&[pidfile()], DIR, PACKAGES, &["etcd"], "etcd --version | head -n 1");
-        let versions = self.hosts.on_all(|_| prepare.clone()).await?;
+        let versions = self.hosts.on_each_in_turn(&prepare, INSTALL_LIMIT).await?;
         let version = versions.first().map(|o| o.stdout_text().trim().to_string()).unwrap_or_default();
         Ok(format!("etcd on {} hosts ({version})", self.hosts.nodes.len()))
     }

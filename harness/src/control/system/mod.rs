@@ -55,7 +55,9 @@ pub trait System {
     fn nameserver(&self) -> Option<&Host>;
 
     /// The wall clock in ms since the Unix epoch, as node logs stamp it (0 in a simulation).
-    fn unix_ms(&self) -> u64;
+    fn unix_ms(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
 
     /// Removes what an earlier run left (processes, firewall rules, clock faults, logs) and
     /// installs the system; says in one line what it did.

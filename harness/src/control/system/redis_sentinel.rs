@@ -5,6 +5,9 @@
 //! (`SENTINEL get-master-addr-by-name`); a client asks the sentinel of its own host for the
 //! primary before each operation, as Redis's clients do, and runs it there.
 //!
+//! The kill and pause faults hit a host's Redis server; its sentinel keeps running, as a
+//! sentinel on a machine of its own would, so the quorum stays a majority of the hosts.
+//!
 //! Clock faults are refused: under libfaketime (`LD_PRELOAD`), redis-server does not start
 //! (checked on this machine: "libfaketime: Unexpected recursive calls to clock_gettime()", from
 //! its jemalloc's first allocation).
@@ -35,7 +38,7 @@ use tokio::time::{Instant, timeout};
 use crate::control::cluster::nodes_file::NodesFile;
 use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::control::remote::{Cmd, Remote};
-use crate::control::system::daemons::{self, DaemonHosts, decode, encode};
+use crate::control::system::daemons::{self, DaemonHosts, INSTALL_LIMIT, decode, encode};
 use crate::control::system::{SelfTermination, System, SystemClient};
 use crate::error::Error;
 
@@ -100,10 +103,13 @@ impl<R: Remote> RedisSentinel<R> {
         RedisSentinel { hosts, next_client: AtomicUsize::new(0) }
     }
 
+    /// Every write is in the append-only file before it is acknowledged (`appendfsync always`),
+    /// so a server killed and started again comes back with what it acknowledged: the writes a
+    /// run finds lost are lost by replication, not by this configuration.
     fn server_config(&self, i: usize) -> String {
         let mut text = format!(
             "bind {ip}\nport {REDIS_PORT}\nprotected-mode no\ndaemonize no\ndir {DIR}/data\n\
-             save \"\"\nappendonly no\nlogfile \"\"\nreplica-announce-ip {ip}\n",
+             save \"\"\nappendonly yes\nappendfsync always\nlogfile \"\"\nreplica-announce-ip {ip}\n",
             ip = self.hosts.ips[i]
         );
         if i != 0 {
@@ -235,15 +241,11 @@ impl<R: Remote> System for RedisSentinel<R> {
         "the sentinels"
     }
 
-    fn unix_ms(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-    }
-
     async fn setup(&self) -> Result<String, Error> {
         let binaries = ["redis-server", "redis-sentinel"];
         let prepare =
             daemons::clean_and_install(&pidfiles(), DIR, PACKAGES, &binaries, "redis-server --version");
-        let versions = self.hosts.on_all(|_| prepare.clone()).await?;
+        let versions = self.hosts.on_each_in_turn(&prepare, INSTALL_LIMIT).await?;
         for (i, node) in self.hosts.nodes.iter().enumerate() {
             for (daemon, text) in
                 [(Daemon::Server, self.server_config(i)), (Daemon::Sentinel, self.sentinel_config(i))]
@@ -422,20 +424,21 @@ impl SystemClient for RedisClient {
         };
         let output = match op {
             Op::Read { .. } => {
-                let parts: Vec<redis::Value> = redis::from_redis_value(&answer).unwrap_or_default();
+                // A reply of another shape fails the read (which changed nothing) rather than
+                // reading as an empty value.
+                let odd = || definite(format!("a read answered {answer:?}"));
+                let parts: Vec<redis::Value> = redis::from_redis_value(&answer).map_err(|_| odd())?;
                 let kind = parts.first().and_then(|v| redis::from_redis_value::<String>(v).ok());
+                let second = || parts.get(1).ok_or_else(odd);
                 match kind.as_deref() {
                     Some("list") => {
-                        let items: Vec<String> =
-                            parts.get(1).and_then(|v| redis::from_redis_value(v).ok()).unwrap_or_default();
+                        let items: Vec<String> = redis::from_redis_value(second()?).map_err(|_| odd())?;
                         OpOutput::Value(Some(Value::List(items.iter().map(|s| decode(s)).collect())))
                     }
-                    Some("string") => OpOutput::Value(
-                        parts
-                            .get(1)
-                            .and_then(|v| redis::from_redis_value::<String>(v).ok())
-                            .map(|s| decode(&s)),
-                    ),
+                    Some("string") => {
+                        let text: String = redis::from_redis_value(second()?).map_err(|_| odd())?;
+                        OpOutput::Value(Some(decode(&text)))
+                    }
                     Some("none") => OpOutput::Value(None),
                     other => return Err(definite(format!("the key holds a {other:?}"))),
                 }

@@ -3,7 +3,6 @@
 //! timestamp file skews its clocks, and the observer and clients speak the group's protocol over
 //! TCP.
 
-use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ use crate::control::group::{Binaries, FAKETIME_FILE, Group, Process};
 use crate::control::hosts::Hosts;
 use crate::control::remote::Remote;
 use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
+use crate::control::system::daemons;
 use crate::control::system::{SelfTermination, System, SystemClient};
 use crate::error::Error;
 
@@ -77,18 +77,7 @@ impl SeedsGroup<SshNode> {
         clock_faults: bool,
         binaries: Binaries,
     ) -> Result<Self, Error> {
-        let resolve = |node: &NodeEntry| -> Result<IpAddr, Error> {
-            let target = file.target(node, policy);
-            (target.address.as_str(), target.port)
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut addrs| addrs.next())
-                .map(|a| a.ip())
-                .ok_or_else(|| Error::Connect {
-                    host: node.name.clone(),
-                    cause: format!("cannot resolve {}", target.address).into(),
-                })
-        };
+        let resolve = |node: &NodeEntry| daemons::resolve(file, node, policy);
         let mut names = std::collections::BTreeMap::new();
         let ns_ip = resolve(&file.nameserver)?;
         names.insert(file.nameserver.name.clone(), (Process::NameServer, ns_ip));
@@ -113,10 +102,6 @@ impl<R: Remote> System for SeedsGroup<R> {
 
     fn nameserver(&self) -> Option<&Host> {
         self.hosts.of(Process::NameServer)
-    }
-
-    fn unix_ms(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
     }
 
     async fn setup(&self) -> Result<String, Error> {

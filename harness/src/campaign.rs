@@ -125,8 +125,60 @@ impl Row {
     }
 }
 
-/// Reads a campaign file and expands it into validated plans; nothing runs if one is bad.
-pub fn plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanError> {
+/// Shard `k` of `n` (`K/N` on the command line, 1 ≤ K ≤ N): the runs whose identity (test
+/// name and seed) hashes to it, a split that stays put when runs are added or removed (as
+/// `cargo nextest --partition hash:K/N` splits tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, from 1.
+    pub k: u32,
+    /// How many shards.
+    pub n: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let bad = || format!("{text:?}: give K/N with 1 <= K <= N, for example 2/4");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u32, u32) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if k == 0 || k > n { Err(bad()) } else { Ok(Shard { k, n }) }
+    }
+}
+
+impl Shard {
+    /// True when `plan` is one of this shard's runs.
+    pub fn holds(&self, plan: &Plan) -> bool {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(identity(plan).as_bytes());
+        let hash = u64::from_be_bytes(digest[..8].try_into().expect("eight bytes"));
+        hash % u64::from(self.n) == u64::from(self.k - 1)
+    }
+}
+
+/// What names a run across shards and machines: its test name and seed.
+pub fn identity(plan: &Plan) -> String {
+    format!("{} seed {}", plan.name, plan.seed)
+}
+
+/// Reads a campaign file and expands it into validated plans, only those of `shard` when one
+/// is given; nothing runs if one is bad. A sharded campaign needs the file's `seeds:` (random
+/// seeds would differ from shard to shard).
+pub fn plans(path: &Path, random_seed: u64, shard: Option<Shard>) -> Result<(String, Vec<Plan>), PlanError> {
+    let (name, plans) = all_plans(path, random_seed)?;
+    let Some(shard) = shard else { return Ok((name, plans)) };
+    let file: CampaignFile = crate::plan::load_yaml(path)?;
+    if file.seeds.is_empty() {
+        return Err(PlanError {
+            origin: format!("--shard (with {})", path.display()),
+            problem: "a sharded campaign needs fixed seeds: give `seeds:` in the file, not `repeats:`".into(),
+        });
+    }
+    Ok((name, plans.into_iter().filter(|p| shard.holds(p)).collect()))
+}
+
+fn all_plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanError> {
     let file: CampaignFile = crate::plan::load_yaml(path)?;
     let name = file.name.clone().unwrap_or_else(|| "campaign".into());
     let one = |v: Vec<Option<String>>| if v.is_empty() { vec![None] } else { v };
@@ -369,9 +421,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shards_split_a_campaign_into_disjoint_stable_parts() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/nightly.yaml");
+        let (_, all) = plans(&path, 0, None).unwrap();
+        let ids = |plans: &[Plan]| plans.iter().map(identity).collect::<Vec<_>>();
+        let shards: Vec<Vec<String>> =
+            (1..=4).map(|k| ids(&plans(&path, 0, Some(Shard { k, n: 4 })).unwrap().1)).collect();
+        assert_eq!(shards.iter().map(Vec::len).sum::<usize>(), all.len(), "every run in one shard");
+        assert!(
+            shards.iter().all(|s| !s.is_empty() && s.len() < all.len()),
+            "{:?}",
+            shards.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        for (i, a) in shards.iter().enumerate() {
+            for b in &shards[i + 1..] {
+                assert!(a.iter().all(|x| !b.contains(x)), "shards overlap");
+            }
+        }
+        // A run's shard depends on it alone: dropping other runs does not move it.
+        let third = Shard { k: 3, n: 4 };
+        let kept: Vec<&Plan> = all.iter().step_by(3).filter(|p| third.holds(p)).collect();
+        assert!(kept.iter().all(|p| shards[2].contains(&identity(p))));
+        assert_eq!("2/4".parse(), Ok(Shard { k: 2, n: 4 }));
+        for bad in ["0/4", "5/4", "2", "a/b", "1/0"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_sharded_campaign_needs_fixed_seeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "name: c\nmatrix: { nemesis: [partition, kill] }\nrepeats: 2\n").unwrap();
+        assert_eq!(plans(&path, 0, None).unwrap().1.len(), 4);
+        let e = plans(&path, 0, Some(Shard { k: 1, n: 2 })).unwrap_err();
+        assert!(e.origin.starts_with("--shard") && e.problem.contains("seeds:"), "{e}");
+    }
+
+    #[test]
     fn the_third_party_campaign_runs_each_system_under_each_nemesis() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/third-party.yaml");
-        let (_, plans) = plans(&path, 0).unwrap();
+        let (_, plans) = plans(&path, 0, None).unwrap();
         let runs: Vec<(SystemKind, &str)> =
             plans.iter().map(|p| (p.system, p.name.trim_start_matches("third-party-"))).collect();
         assert_eq!(
@@ -388,7 +478,7 @@ mod tests {
     #[test]
     fn the_nightly_campaign_expands_into_its_whole_matrix_of_valid_plans() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/nightly.yaml");
-        let (name, plans) = plans(&path, 0).unwrap();
+        let (name, plans) = plans(&path, 0, None).unwrap();
         assert_eq!(name, "nightly");
         assert_eq!(plans.len(), 2 * 4 * 2 * 3 * 2, "nodes x nemesis x workload x replica x seeds");
         assert!(plans.iter().all(|p| p.time_limit.as_secs() == 60));
@@ -399,7 +489,7 @@ mod tests {
     #[test]
     fn the_mutants_campaign_is_every_bug_and_the_correct_group_over_ten_seeds_of_the_main_command() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/mutants.yaml");
-        let (_, plans) = plans(&path, 0).unwrap();
+        let (_, plans) = plans(&path, 0, None).unwrap();
         assert_eq!(plans.len(), 5 * 10, "no bug and four bugs, ten seeds each");
         let bugs: std::collections::BTreeSet<Vec<Bug>> = plans.iter().map(|p| p.bugs.clone()).collect();
         assert_eq!(bugs.len(), 5);

@@ -63,6 +63,13 @@ enum Command {
         /// Stop after the first run that is not valid.
         #[arg(long)]
         fail_fast: bool,
+        /// Run only shard K of N (K/N): a stable split by each run's name and seed, one shard
+        /// per CI runner or pod.
+        #[arg(long)]
+        shard: Option<harness::campaign::Shard>,
+        /// Print the runs (the shard's, with --shard), one per line, and run nothing.
+        #[arg(long)]
+        list: bool,
     },
     /// Browse the store over HTTP: runs newest first, each run's files and report, zips.
     Serve {
@@ -240,11 +247,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             harness::serve::serve(store.clone(), listener).await?;
             Ok(exit::VALID)
         }),
-        Command::Campaign { ref file, fail_fast } => {
-            let (name, plans) = match harness::campaign::plans(file, harness::plan::random_seed()) {
+        Command::Campaign { ref file, fail_fast, shard, list } => {
+            let (name, plans) = match harness::campaign::plans(file, harness::plan::random_seed(), shard) {
                 Ok(found) => found,
                 Err(e) => return Ok(bad_input(&e)),
             };
+            if list {
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                // A reader that stops early (`| head`) ends the listing, not the program.
+                for plan in &plans {
+                    if writeln!(out, "{}", harness::campaign::identity(plan)).is_err() {
+                        break;
+                    }
+                }
+                return Ok(exit::VALID);
+            }
             let bin_dir = bin_dir()?;
             let finished = runtime()?.block_on(async {
                 let interrupt = Interrupt::on_ctrl_c();

@@ -506,7 +506,8 @@ impl Plan {
         };
         let time_limit = positive(spec.time_limit.unwrap_or(60), "time-limit", "time_limit")?;
         let interval = positive(spec.nemesis_interval.unwrap_or(10), "nemesis-interval", "nemesis_interval")?;
-        let default_recovery = match spec.system.unwrap_or_default() {
+        let system = spec.system.unwrap_or_default();
+        let default_recovery = match system {
             SystemKind::SeedsGroup | SystemKind::Etcd => 15,
             // The sentinels may take 10 s to see a returning primary (see `redis_sentinel`).
             SystemKind::RedisSentinel => 30,
@@ -537,7 +538,6 @@ impl Plan {
         if targets.is_empty() {
             return Err(bad("targets", "targets", "name at least one selector".into()));
         }
-        let system = spec.system.unwrap_or_default();
         // Convergence compares the data digests only the seeds' replicas report.
         let checkers: BTreeSet<Checker> = match (&spec.checkers, system) {
             (None, SystemKind::SeedsGroup) => results::all(),

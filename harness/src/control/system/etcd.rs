@@ -173,7 +173,7 @@ impl<R: Remote> System for Etcd<R> {
     }
 
     fn registrar(&self) -> &'static str {
-        "the members' known leader"
+        "the members"
     }
 
     async fn setup(&self) -> Result<String, Error> {

@@ -56,10 +56,13 @@ enum Command {
     Explore(Box<ExploreArgs>),
     /// Check histories that other tools wrote (or ours) for linearizability, one line per file.
     Check(CheckPlan),
-    /// Run a campaign: a matrix of tests, one after another, and a summary.
+    /// Run a campaign: a matrix of tests, one after another, and a summary; or merge the
+    /// outputs of its shards (`campaign merge`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Campaign {
-        /// The campaign file (YAML; see harness/src/campaign.rs and campaigns/nightly.yaml).
-        file: PathBuf,
+        /// The campaign file (YAML; see harness/src/campaign/mod.rs and campaigns/nightly.yaml).
+        #[arg(required = true)]
+        file: Option<PathBuf>,
         /// Stop after the first run that is not valid.
         #[arg(long)]
         fail_fast: bool,
@@ -70,6 +73,15 @@ enum Command {
         /// Print the runs (the shard's, with --shard), one per line, and run nothing.
         #[arg(long)]
         list: bool,
+        /// Run every test in the deterministic simulator (no root, no cluster; the seeds'
+        /// group only).
+        #[arg(long)]
+        sim: bool,
+        /// The store for every run and the campaign's pages (instead of the file's `store:`).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<CampaignAction>,
     },
     /// Browse the store over HTTP: runs newest first, each run's files and report, zips.
     Serve {
@@ -147,6 +159,20 @@ fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
     if a > b { Err(bad()) } else { Ok(a..=b) }
+}
+
+#[derive(Subcommand)]
+enum CampaignAction {
+    /// Merge the outputs of a campaign's shards into one campaign.html, junit.xml and summary
+    /// (each run's folder copied beside them); reports shards missing or unfinished.
+    Merge {
+        /// Folders holding the shards' stores (searched for their shard.json).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged campaign goes (a new or empty folder).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -247,26 +273,43 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             harness::serve::serve(store.clone(), listener).await?;
             Ok(exit::VALID)
         }),
-        Command::Campaign { ref file, fail_fast, shard, list } => {
-            let (name, plans) = match harness::campaign::plans(file, harness::plan::random_seed(), shard) {
+        Command::Campaign { action: Some(CampaignAction::Merge { ref dirs, ref out }), .. } => {
+            let gathered = match harness::campaign::merge(dirs, out) {
+                Ok(gathered) => gathered,
+                Err(e) => return Ok(bad_input(&e)),
+            };
+            let merged = gathered.write()?;
+            println!("{}", merged.summary());
+            println!("campaign: {}", merged.out.join("campaign.html").display());
+            Ok(merged.exit_code())
+        }
+        Command::Campaign { ref file, fail_fast, shard, list, sim, ref store, action: None } => {
+            let file = file.as_deref().context("a campaign file")?;
+            let mut campaign = match harness::campaign::plans(file, harness::plan::random_seed(), shard) {
                 Ok(found) => found,
                 Err(e) => return Ok(bad_input(&e)),
             };
+            if let Some(store) = store {
+                campaign.plans.iter_mut().for_each(|plan| plan.store.clone_from(store));
+            }
             if list {
                 use std::io::Write as _;
                 let mut out = std::io::stdout().lock();
                 // A reader that stops early (`| head`) ends the listing, not the program.
-                for plan in &plans {
-                    if writeln!(out, "{}", harness::campaign::identity(plan)).is_err() {
+                for plan in &campaign.plans {
+                    if writeln!(out, "{}", harness::campaign::identity(&plan.name, plan.seed)).is_err() {
                         break;
                     }
                 }
                 return Ok(exit::VALID);
             }
+            if sim && let Err(e) = campaign.simulable() {
+                return Ok(bad_input(&e));
+            }
             let bin_dir = bin_dir()?;
             let finished = runtime()?.block_on(async {
                 let interrupt = Interrupt::on_ctrl_c();
-                harness::campaign::run(&name, &plans, &bin_dir, fail_fast, &interrupt).await
+                harness::campaign::run(&campaign, &bin_dir, fail_fast, sim, &interrupt).await
             })?;
             println!("{}", harness::campaign::summary(&finished.rows));
             println!("campaign: {}", finished.dir.join("campaign.html").display());

@@ -14,11 +14,14 @@
 //! seeds: [1, 2]                                      # or repeats: 2 (random seeds)
 //! ```
 
-use std::fmt::Write as _;
+mod merge;
+mod outcome;
+mod pages;
+mod shard;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use checkers::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 
 use crate::control::cluster::local::{self, LocalSpec};
@@ -30,6 +33,11 @@ use crate::plan::{NodesSource, Plan, PlanError, ReplicaSettings, SystemKind, Tes
 use crate::run;
 use crate::run::interrupt::Interrupt;
 use crate::store;
+
+pub use merge::merge;
+pub use outcome::{Outcome, Row, exit_code, summary};
+pub use pages::Pages;
+pub use shard::{Manifest, Shard, identity};
 
 /// The dimensions of the matrix; an empty or missing one keeps the base's value.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -75,99 +83,26 @@ pub struct CampaignFile {
     pub repeats: Option<u32>,
 }
 
-/// The outcome word of a run in which the harness itself failed.
-const HARNESS_FAILED_WORD: &str = "harness-failed";
-/// The outcome word of the run Ctrl-C stopped.
-const INTERRUPTED_WORD: &str = "interrupted";
-
-/// How one run of a campaign ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// The checkers' verdict.
-    Verdict(Verdict),
-    /// The harness itself failed; the reason.
-    HarnessFailed(String),
-    /// Ctrl-C stopped the run: it healed, tore down and analysed what it had recorded, but its
-    /// verdict covers a shortened test.
-    Interrupted,
-}
-
-/// One row of the summary.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Row {
-    /// The test's name.
+/// A campaign expanded into validated plans: the whole of it, or one shard.
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    /// The campaign's name (its folder in the store).
     pub name: String,
-    /// Its seed.
-    pub seed: u64,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// Its folder in the store.
-    pub dir: Option<PathBuf>,
-}
-
-impl Row {
-    fn rank(&self) -> u8 {
-        match &self.outcome {
-            Outcome::HarnessFailed(_) => 3,
-            Outcome::Verdict(Verdict::Invalid) => 2,
-            Outcome::Verdict(Verdict::Unknown) => 1,
-            Outcome::Verdict(Verdict::Valid) | Outcome::Interrupted => 0,
-        }
-    }
-
-    fn word(&self) -> &'static str {
-        match &self.outcome {
-            Outcome::HarnessFailed(_) => HARNESS_FAILED_WORD,
-            Outcome::Interrupted => INTERRUPTED_WORD,
-            Outcome::Verdict(v) => v.word(),
-        }
-    }
-}
-
-/// Shard `k` of `n` (`K/N` on the command line, 1 ≤ K ≤ N): the runs whose identity (test
-/// name and seed) hashes to it, a split that stays put when runs are added or removed (as
-/// `cargo nextest --partition hash:K/N` splits tests).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    /// Which shard, from 1.
-    pub k: u32,
-    /// How many shards.
-    pub n: u32,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Shard, String> {
-        let bad = || format!("{text:?}: give K/N with 1 <= K <= N, for example 2/4");
-        let (k, n) = text.split_once('/').ok_or_else(bad)?;
-        let (k, n): (u32, u32) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-        if k == 0 || k > n { Err(bad()) } else { Ok(Shard { k, n }) }
-    }
-}
-
-impl Shard {
-    /// True when `plan` is one of this shard's runs.
-    pub fn holds(&self, plan: &Plan) -> bool {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(identity(plan).as_bytes());
-        let hash = u64::from_be_bytes(digest[..8].try_into().expect("eight bytes"));
-        hash % u64::from(self.n) == u64::from(self.k - 1)
-    }
-}
-
-/// What names a run across shards and machines: its test name and seed.
-pub fn identity(plan: &Plan) -> String {
-    format!("{} seed {}", plan.name, plan.seed)
+    /// The campaign file.
+    pub file: PathBuf,
+    /// Which shard of it these plans are ([`Shard::WHOLE`] when not sharded).
+    pub shard: Shard,
+    /// The runs, in order.
+    pub plans: Vec<Plan>,
 }
 
 /// Reads a campaign file and expands it into validated plans, only those of `shard` when one
 /// is given; nothing runs if one is bad. A sharded campaign needs the file's `seeds:` (random
 /// seeds would differ from shard to shard).
-pub fn plans(path: &Path, random_seed: u64, shard: Option<Shard>) -> Result<(String, Vec<Plan>), PlanError> {
+pub fn plans(path: &Path, random_seed: u64, shard: Option<Shard>) -> Result<Campaign, PlanError> {
     let (name, plans) = all_plans(path, random_seed)?;
-    let Some(shard) = shard else { return Ok((name, plans)) };
+    let whole = |plans| Campaign { name: name.clone(), file: path.to_path_buf(), shard: Shard::WHOLE, plans };
+    let Some(shard) = shard else { return Ok(whole(plans)) };
     let file: CampaignFile = crate::plan::load_yaml(path)?;
     if file.seeds.is_empty() {
         return Err(PlanError {
@@ -175,7 +110,30 @@ pub fn plans(path: &Path, random_seed: u64, shard: Option<Shard>) -> Result<(Str
             problem: "a sharded campaign needs fixed seeds: give `seeds:` in the file, not `repeats:`".into(),
         });
     }
-    Ok((name, plans.into_iter().filter(|p| shard.holds(p)).collect()))
+    Ok(Campaign { shard, ..whole(plans.into_iter().filter(|p| shard.holds(p)).collect()) })
+}
+
+impl Campaign {
+    /// Refuses, before anything runs, a campaign the simulator cannot run (`--sim`): one of
+    /// another system than the seeds' group, or on hosts of a nodes file.
+    pub fn simulable(&self) -> Result<(), PlanError> {
+        let refuse = |plan: &Plan, why: String| PlanError {
+            origin: format!("--sim (with {})", self.file.display()),
+            problem: format!("run {}: {why}; run the campaign without --sim", plan.name),
+        };
+        for plan in &self.plans {
+            if plan.system != SystemKind::SeedsGroup {
+                return Err(refuse(
+                    plan,
+                    format!("the simulator runs the seeds' group only, not {}", plan.system.name()),
+                ));
+            }
+            if !matches!(plan.nodes, NodesSource::Local(_)) {
+                return Err(refuse(plan, "the simulator makes its own hosts: give `nodes:` a count".into()));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn all_plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanError> {
@@ -266,7 +224,8 @@ fn all_plans(path: &Path, random_seed: u64) -> Result<(String, Vec<Plan>), PlanE
 pub struct Finished {
     /// A row per run that ran, in order (the last one [`Outcome::Interrupted`] after Ctrl-C).
     pub rows: Vec<Row>,
-    /// The campaign's folder (`campaign.html`, `campaign.json`).
+    /// The campaign's folder (`campaign.html`, `junit.xml`, `campaign.json`, `summary.txt`,
+    /// `shard.json`).
     pub dir: PathBuf,
     /// True when Ctrl-C stopped it.
     pub interrupted: bool,
@@ -279,18 +238,30 @@ impl Finished {
     }
 }
 
-/// Runs the plans in order, making the local cluster each needs (and removing it at the end).
+/// Runs the plans in order, making the local cluster each needs (and removing it at the end),
+/// or in the simulator (`sim`; see [`Campaign::simulable`]).
 /// Ctrl-C stops the current run (it heals, tears down and analyses what it recorded) and the
 /// campaign after it; the summary and pages cover the runs that ran.
+/// The campaign's folder holds `shard.json` from the start and `campaign.json` after each run,
+/// so a shard whose machine dies leaves what it did for `campaign merge` to find.
 pub async fn run(
-    name: &str,
-    plans: &[Plan],
+    campaign: &Campaign,
     bin_dir: &Path,
     fail_fast: bool,
+    sim: bool,
     interrupt: &Interrupt,
 ) -> Result<Finished, Error> {
+    let (name, plans) = (&campaign.name, &campaign.plans);
     let root = plans.first().map_or_else(|| PathBuf::from("store"), |p| p.store.clone());
     let dir = store::create_run_dir(&root, name)?;
+    Manifest {
+        campaign: name.clone(),
+        file: campaign.file.clone(),
+        shard: campaign.shard,
+        runs: plans.iter().map(|p| identity(&p.name, p.seed)).collect(),
+    }
+    .write(&dir)?;
+    pages::write_rows(&dir, &[])?;
     let bar = indicatif::ProgressBar::new(plans.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"),
@@ -304,21 +275,33 @@ pub async fn run(
             }
             bar.set_message(plan.name.clone());
             if let NodesSource::Local(n) = plan.nodes
+                && !sim
                 && made.as_ref().is_none_or(|m| m.nodes != n)
             {
                 let spec = LocalSpec::default_of(n);
                 made = Some(spec.clone());
                 local::up(&spec, &AtomicBool::new(false))?;
             }
-            let outcome = run::on_hosts(plan, bin_dir, interrupt.notify()).await;
-            let (outcome, dir) = match outcome {
+            let started = std::time::Instant::now();
+            let outcome = if sim {
+                let plan = plan.clone();
+                // The simulator drives its own runtime, which may not start inside this one.
+                tokio::task::spawn_blocking(move || run::simulated(&plan))
+                    .await
+                    .unwrap_or_else(|e| Err(Error::Simulation(format!("the simulated run panicked: {e}"))))
+            } else {
+                run::on_hosts(plan, bin_dir, interrupt.notify()).await
+            };
+            let (outcome, run_dir) = match outcome {
                 Ok(done) if interrupt.fired() => (Outcome::Interrupted, Some(done.dir)),
                 Ok(done) => (Outcome::Verdict(done.results.valid), Some(done.dir)),
                 Err(e) => (Outcome::HarnessFailed(crate::error::chain(&e)), None),
             };
-            let row = Row { name: plan.name.clone(), seed: plan.seed, outcome, dir };
+            let seconds = Some(started.elapsed().as_secs_f64());
+            let row = Row { name: plan.name.clone(), seed: plan.seed, outcome, dir: run_dir, seconds };
             let stop = fail_fast && row.rank() > 0;
             rows.push(row);
+            pages::write_rows(&dir, &rows)?;
             bar.inc(1);
             if stop {
                 break;
@@ -333,87 +316,8 @@ pub async fn run(
         None => Ok(()),
     };
     ran.and(removed)?;
-    let html = dir.join("campaign.html");
-    std::fs::write(&html, page(name, &rows)).map_err(|e| Error::file(&html, e))?;
-    let json = dir.join("campaign.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&rows).expect("rows serialize"))
-        .map_err(|e| Error::file(&json, e))?;
+    Pages { name, rows: &rows, missing_shards: &[] }.write(&dir)?;
     Ok(Finished { rows, dir, interrupted: interrupt.fired() })
-}
-
-/// The console summary: a line per run, then the counts of each outcome.
-pub fn summary(rows: &[Row]) -> String {
-    let mut out = String::new();
-    for row in rows {
-        let _ = writeln!(
-            out,
-            "{:<15} {:<40} seed {:<20} {}",
-            row.word(),
-            row.name,
-            row.seed,
-            match &row.outcome {
-                Outcome::HarnessFailed(why) => why.clone(),
-                Outcome::Verdict(_) | Outcome::Interrupted =>
-                    row.dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
-            }
-        );
-    }
-    let count = |word: &str| rows.iter().filter(|r| r.word() == word).count();
-    let _ = write!(
-        out,
-        "{} runs: {} valid, {} invalid, {} unknown, {} harness-failed",
-        rows.len(),
-        count(Verdict::Valid.word()),
-        count(Verdict::Invalid.word()),
-        count(Verdict::Unknown.word()),
-        count(HARNESS_FAILED_WORD)
-    );
-    if count(INTERRUPTED_WORD) > 0 {
-        let _ = write!(out, "; interrupted by Ctrl-C");
-    }
-    out
-}
-
-/// The exit code of the worst outcome: 255 harness failure, 1 invalid, 2 unknown, 0 valid.
-pub fn exit_code(rows: &[Row]) -> u8 {
-    match rows.iter().map(Row::rank).max().unwrap_or(0) {
-        3 => exit::HARNESS_FAILED,
-        2 => exit::INVALID,
-        1 => exit::UNKNOWN,
-        _ => exit::VALID,
-    }
-}
-
-fn page(name: &str, rows: &[Row]) -> String {
-    let mut html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>campaign {name}</title><style>\
-         body{{font:14px system-ui,sans-serif;margin:1.5em}}td,th{{border:1px solid #ccc;padding:2px 8px}}table{{border-collapse:collapse}}\
-         .valid{{background:#c8e6c9}}.INVALID{{background:#ffcdd2}}.unknown{{background:#ffe0b2}}.harness-failed{{background:#e0e0e0}}\
-         </style></head><body><h1>campaign {name}</h1><p>{}</p><table><tr><th>outcome</th><th>test</th><th>seed</th><th>report</th></tr>",
-        crate::report::markup::escape(summary(rows).lines().last().unwrap_or_default())
-    );
-    for row in rows {
-        let link = match (&row.dir, &row.outcome) {
-            (Some(dir), _) => format!(
-                "<a href=\"{}\">report</a>",
-                crate::report::markup::escape(&format!(
-                    "file://{}/report.html",
-                    dir.canonicalize().unwrap_or(dir.clone()).display()
-                ))
-            ),
-            (None, Outcome::HarnessFailed(why)) => crate::report::markup::escape(why),
-            _ => String::new(),
-        };
-        let _ = write!(
-            html,
-            "<tr class=\"{w}\"><td>{w}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
-            crate::report::markup::escape(&row.name),
-            row.seed,
-            w = row.word()
-        );
-    }
-    html.push_str("</table></body></html>\n");
-    html
 }
 
 #[cfg(test)]
@@ -423,10 +327,10 @@ mod tests {
     #[test]
     fn shards_split_a_campaign_into_disjoint_stable_parts() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/nightly.yaml");
-        let (_, all) = plans(&path, 0, None).unwrap();
-        let ids = |plans: &[Plan]| plans.iter().map(identity).collect::<Vec<_>>();
+        let all = plans(&path, 0, None).unwrap().plans;
+        let ids = |plans: &[Plan]| plans.iter().map(|p| identity(&p.name, p.seed)).collect::<Vec<_>>();
         let shards: Vec<Vec<String>> =
-            (1..=4).map(|k| ids(&plans(&path, 0, Some(Shard { k, n: 4 })).unwrap().1)).collect();
+            (1..=4).map(|k| ids(&plans(&path, 0, Some(Shard { k, n: 4 })).unwrap().plans)).collect();
         assert_eq!(shards.iter().map(Vec::len).sum::<usize>(), all.len(), "every run in one shard");
         assert!(
             shards.iter().all(|s| !s.is_empty() && s.len() < all.len()),
@@ -441,7 +345,7 @@ mod tests {
         // A run's shard depends on it alone: dropping other runs does not move it.
         let third = Shard { k: 3, n: 4 };
         let kept: Vec<&Plan> = all.iter().step_by(3).filter(|p| third.holds(p)).collect();
-        assert!(kept.iter().all(|p| shards[2].contains(&identity(p))));
+        assert!(kept.iter().all(|p| shards[2].contains(&identity(&p.name, p.seed))));
         assert_eq!("2/4".parse(), Ok(Shard { k: 2, n: 4 }));
         for bad in ["0/4", "5/4", "2", "a/b", "1/0"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
@@ -453,7 +357,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.yaml");
         std::fs::write(&path, "name: c\nmatrix: { nemesis: [partition, kill] }\nrepeats: 2\n").unwrap();
-        assert_eq!(plans(&path, 0, None).unwrap().1.len(), 4);
+        assert_eq!(plans(&path, 0, None).unwrap().plans.len(), 4);
         let e = plans(&path, 0, Some(Shard { k: 1, n: 2 })).unwrap_err();
         assert!(e.origin.starts_with("--shard") && e.problem.contains("seeds:"), "{e}");
     }
@@ -461,7 +365,7 @@ mod tests {
     #[test]
     fn the_third_party_campaign_runs_each_system_under_each_nemesis() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/third-party.yaml");
-        let (_, plans) = plans(&path, 0, None).unwrap();
+        let plans = plans(&path, 0, None).unwrap().plans;
         let runs: Vec<(SystemKind, &str)> =
             plans.iter().map(|p| (p.system, p.name.trim_start_matches("third-party-"))).collect();
         assert_eq!(
@@ -478,8 +382,9 @@ mod tests {
     #[test]
     fn the_nightly_campaign_expands_into_its_whole_matrix_of_valid_plans() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/nightly.yaml");
-        let (name, plans) = plans(&path, 0, None).unwrap();
-        assert_eq!(name, "nightly");
+        let campaign = plans(&path, 0, None).unwrap();
+        let plans = campaign.plans;
+        assert_eq!(campaign.name, "nightly");
         assert_eq!(plans.len(), 2 * 4 * 2 * 3 * 2, "nodes x nemesis x workload x replica x seeds");
         assert!(plans.iter().all(|p| p.time_limit.as_secs() == 60));
         let names: std::collections::BTreeSet<_> = plans.iter().map(|p| (p.name.clone(), p.seed)).collect();
@@ -489,7 +394,7 @@ mod tests {
     #[test]
     fn the_mutants_campaign_is_every_bug_and_the_correct_group_over_ten_seeds_of_the_main_command() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/mutants.yaml");
-        let (_, plans) = plans(&path, 0, None).unwrap();
+        let plans = plans(&path, 0, None).unwrap().plans;
         assert_eq!(plans.len(), 5 * 10, "no bug and four bugs, ten seeds each");
         let bugs: std::collections::BTreeSet<Vec<Bug>> = plans.iter().map(|p| p.bugs.clone()).collect();
         assert_eq!(bugs.len(), 5);

@@ -173,3 +173,70 @@ fn analyze_with_an_unknown_checker_names_the_flag_and_exits_254() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// Validates `xml` with xmllint (Debian's libxml2-utils) against the Jenkins JUnit schema
+/// (dtkit's junit-4.xsd, as the junit-report crate ships it), which `./scripts/test.sh` puts in
+/// `target/junit-schema/`; the validator's complaint when it refuses.
+fn junit_schema_check(xml: &str) -> Result<(), String> {
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/junit-schema/junit-4.xsd");
+    assert!(
+        schema.is_file(),
+        "{} is missing: run ./scripts/test.sh, which fetches it (and installs xmllint)",
+        schema.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .expect("xmllint (Debian's libxml2-utils; ./scripts/test.sh installs it)");
+    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
+#[test]
+fn every_junit_xml_we_write_is_valid_against_the_jenkins_junit_schema() {
+    use checkers::verdict::Verdict;
+    use harness::campaign::{Outcome, Pages, Row};
+    for split_brain in [false, true] {
+        let (_, _, junit) = stored(split_brain);
+        junit_schema_check(&junit).unwrap_or_else(|e| panic!("a run's junit.xml: {e}\n{junit}"));
+    }
+    // A campaign's: every outcome, and a missing shard.
+    let root = fixture(true);
+    let run = root.path().join("fixture").join("run");
+    harness::report::reanalyze(&run, &checkers::results::all()).unwrap();
+    let row = |seed, outcome, dir: Option<&std::path::Path>| Row {
+        name: "c-partition <&>".into(),
+        seed,
+        outcome,
+        dir: dir.map(|d| d.to_path_buf()),
+        seconds: Some(61.25),
+    };
+    let rows = [
+        row(1, Outcome::Verdict(Verdict::Valid), None),
+        row(2, Outcome::Verdict(Verdict::Invalid), Some(&run)),
+        row(3, Outcome::Verdict(Verdict::Unknown), None),
+        row(4, Outcome::HarnessFailed("ssh n1: \"refused\"".into()), None),
+        row(5, Outcome::Interrupted, None),
+        row(6, Outcome::NotRun("shard 2/3 stopped".into()), None),
+    ];
+    let out = tempfile::tempdir().unwrap();
+    Pages { name: "c", rows: &rows, missing_shards: &["3/3".into()] }.write(out.path()).unwrap();
+    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    junit_schema_check(&junit).unwrap_or_else(|e| panic!("a campaign's junit.xml: {e}\n{junit}"));
+    assert!(
+        junit.contains("no single master"),
+        "an invalid run's failure says what its checkers found: {junit}"
+    );
+    // The control: the schema refuses what CI systems would misread.
+    let broken = junit.replacen("<testcase name=\"seed 1\"", "<testcase nom=\"seed 1\"", 1);
+    assert_ne!(broken, junit);
+    assert!(junit_schema_check(&broken).is_err(), "a test case without a name is refused");
+    let uncounted = junit.replacen("tests=\"7\" disabled", "disabled", 1);
+    assert_ne!(uncounted, junit);
+    assert!(junit_schema_check(&uncounted).is_err(), "a suite without its count is refused");
+}

@@ -103,7 +103,7 @@ impl Pages<'_> {
                 Outcome::NotRun(why) => failed(NonSuccessKind::Error, format!("not run: {why}")),
                 Outcome::Interrupted => {
                     let mut status = TestCaseStatus::skipped();
-                    status.set_message("interrupted by Ctrl-C: the verdict covers a shortened test");
+                    status.set_description("interrupted by Ctrl-C: the verdict covers a shortened test");
                     status
                 }
             };

@@ -4,13 +4,19 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use maud::{DOCTYPE, html};
+
 use checkers::results::Results;
 use checkers::verdict::Verdict;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::outcome::{Outcome, Row, counts, summary};
 use crate::error::Error;
-use crate::report::markup::escape;
+
+/// The campaign page's style sheet, inline so the page opens offline.
+const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em}td,th{border:1px solid #ccc;padding:2px 8px}\
+table{border-collapse:collapse}.valid{background:#c8e6c9}.INVALID{background:#ffcdd2}.unknown{background:#ffe0b2}\
+.harness-failed,.not-run,.missing{background:#e0e0e0}";
 
 /// A campaign's outcome as its pages show it: the rows, and the shards that left nothing.
 pub struct Pages<'a> {
@@ -46,41 +52,43 @@ impl Pages<'_> {
     }
 
     fn html(&self, dir: &Path) -> String {
-        let mut html = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>campaign {name}</title><style>\
-             body{{font:14px system-ui,sans-serif;margin:1.5em}}td,th{{border:1px solid #ccc;padding:2px 8px}}table{{border-collapse:collapse}}\
-             .valid{{background:#c8e6c9}}.INVALID{{background:#ffcdd2}}.unknown{{background:#ffe0b2}}.harness-failed,.not-run,.missing{{background:#e0e0e0}}\
-             </style></head><body><h1>campaign {name}</h1><p>{}</p>",
-            escape(&counts(self.rows)),
-            name = escape(self.name),
-        );
-        for shard in self.missing_shards {
-            let _ = write!(
-                html,
-                "<p class=\"missing\">shard {}: missing: no output of it was found</p>",
-                escape(shard)
-            );
-        }
-        html.push_str(
-            "<table><tr><th>outcome</th><th>test</th><th>seed</th><th>seconds</th><th>report</th></tr>",
-        );
-        for row in self.rows {
-            let link = match (&row.dir, &row.outcome) {
-                (_, Outcome::HarnessFailed(why) | Outcome::NotRun(why)) => escape(why),
-                (Some(run), _) => format!("<a href=\"{}\">report</a>", escape(&href(dir, run))),
-                (None, _) => String::new(),
-            };
-            let _ = write!(
-                html,
-                "<tr class=\"{w}\"><td>{w}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
-                escape(&row.name),
-                row.seed,
-                row.seconds.map(|s| format!("{s:.1}")).unwrap_or_default(),
-                w = row.word()
-            );
-        }
-        html.push_str("</table></body></html>\n");
-        html
+        let title = format!("campaign {}", self.name);
+        let page = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    title { (title) }
+                    style { (STYLE) }
+                }
+                body {
+                    h1 { (title) }
+                    p { (counts(self.rows)) }
+                    @for shard in self.missing_shards {
+                        p class="missing" { "shard " (shard) ": missing: no output of it was found" }
+                    }
+                    table {
+                        tr { th { "outcome" } th { "test" } th { "seed" } th { "seconds" } th { "report" } }
+                        @for row in self.rows {
+                            tr class=(row.word()) {
+                                td { (row.word()) }
+                                td { (row.name) }
+                                td { (row.seed) }
+                                td { @if let Some(s) = row.seconds { (format!("{s:.1}")) } }
+                                td {
+                                    @match (&row.dir, &row.outcome) {
+                                        (_, Outcome::HarnessFailed(why) | Outcome::NotRun(why)) => (why),
+                                        (Some(run), _) => a href=(href(dir, run)) { "report" },
+                                        (None, _) => {},
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        page.into_string() + "\n"
     }
 
     fn junit(&self) -> String {
@@ -182,6 +190,42 @@ mod tests {
         std::fs::create_dir_all(&run).unwrap();
         assert_eq!(href(&page, &run), "../../nightly-kill/t2/report.html");
         assert_eq!(href(&page, &page.join("a")), "a/report.html");
+    }
+
+    #[test]
+    fn the_page_escapes_what_it_shows_and_links_each_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("t/1");
+        std::fs::create_dir_all(&run).unwrap();
+        let rows = [
+            Row {
+                name: "<script>x</script>".into(),
+                seed: 1,
+                outcome: Outcome::Verdict(Verdict::Valid),
+                dir: Some(run),
+                seconds: Some(2.0),
+            },
+            Row {
+                name: "b".into(),
+                seed: 2,
+                outcome: Outcome::HarnessFailed("a \"quote\" & <tag>".into()),
+                dir: None,
+                seconds: None,
+            },
+        ];
+        let page_dir = dir.path().join("c/1");
+        std::fs::create_dir_all(&page_dir).unwrap();
+        let html = Pages { name: "c&d", rows: &rows, missing_shards: &["2/2".into()] }.html(&page_dir);
+        assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "{html}");
+        assert!(
+            html.contains("a &quot;quote&quot; &amp; &lt;tag&gt;") && html.contains("campaign c&amp;d"),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"../../t/1/report.html\"") && html.contains("shard 2/2: missing"),
+            "{html}"
+        );
+        assert!(html.contains("<tr class=\"harness-failed\">"), "{html}");
     }
 
     #[test]

@@ -205,10 +205,10 @@ pub struct TestSpec {
     #[arg(long)]
     pub nodes_file: Option<PathBuf>,
     /// Use these hosts instead (repeatable): the first runs the name server, the rest the
-    /// replicas.
+    /// replicas; each is looked up in ~/.ssh/config, and its key in ~/.ssh/known_hosts.
     #[arg(long = "node", value_name = "HOST")]
     pub hosts: Option<Vec<String>>,
-    /// The user for --node hosts (default root).
+    /// The user for --node hosts (default: ~/.ssh/config's User, else root).
     #[arg(long)]
     pub username: Option<String>,
     /// The private key for --node hosts (default: ~/.ssh/config or the agent).
@@ -353,8 +353,9 @@ pub enum NodesSource {
     Hosts {
         /// Their addresses or names.
         hosts: Vec<String>,
-        /// The SSH user.
-        user: String,
+        /// The SSH user (else `~/.ssh/config`'s User, else root).
+        #[serde(default)]
+        user: Option<String>,
         /// The private key (else `~/.ssh/config` or the agent).
         private_key: Option<PathBuf>,
     },
@@ -478,11 +479,7 @@ impl Plan {
                         "give the name server's host first, then at least one replica host".into(),
                     ));
                 }
-                NodesSource::Hosts {
-                    hosts,
-                    user: spec.username.unwrap_or_else(|| "root".into()),
-                    private_key: spec.ssh_private_key,
-                }
+                NodesSource::Hosts { hosts, user: spec.username, private_key: spec.ssh_private_key }
             }
             (_, Some(path), None) => NodesSource::File(path),
             (n, None, None) => {
@@ -714,11 +711,7 @@ mod tests {
         let p = plan(TestSpec { hosts: hosts(&["a", "b", "c"]), ..TestSpec::default() }).unwrap();
         assert_eq!(
             p.nodes,
-            NodesSource::Hosts {
-                hosts: hosts(&["a", "b", "c"]).unwrap(),
-                user: "root".into(),
-                private_key: None
-            }
+            NodesSource::Hosts { hosts: hosts(&["a", "b", "c"]).unwrap(), user: None, private_key: None }
         );
         assert_eq!(p.concurrency, 2, "1n: one client per replica host");
         let one = plan(TestSpec { hosts: hosts(&["a"]), ..TestSpec::default() }).unwrap_err().to_string();

@@ -44,7 +44,7 @@ pub fn nodes_file(plan: &Plan, log: &RunLog) -> Result<(NodesFile, Option<LocalS
             let entry = |(i, host): (usize, &String)| NodeEntry {
                 name: if i == 0 { "ns".into() } else { format!("n{i}") },
                 address: host.clone(),
-                port: 22,
+                port: None,
             };
             let mut entries = hosts.iter().enumerate().map(entry);
             let nameserver = entries.next().expect("a validated plan names two hosts at least");

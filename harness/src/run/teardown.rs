@@ -21,6 +21,9 @@ pub async fn teardown<S: System>(run: &Run<'_, S>) -> Result<(), Error> {
     };
     let flushed = run.recorder.flush();
     let torn = run.system.teardown().await;
-    run.log.say("group stopped and torn down");
+    match &torn {
+        Ok(()) => run.log.say("group stopped and torn down"),
+        Err(e) => run.log.say(&format!("teardown failed: {}", crate::error::chain(e))),
+    }
     collected.map(drop).and(recorded).and(flushed).and(torn)
 }

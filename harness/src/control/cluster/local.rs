@@ -168,11 +168,14 @@ fn build(spec: &LocalSpec, cancel: &AtomicBool) -> Result<NodesFile, Error> {
         wait_for_port(SocketAddr::from((address, 22)), Duration::from_secs(10), cancel)
             .map_err(|problem| Error::Local { command: format!("sshd of {name}"), cause: problem.into() })?;
     }
-    let entry =
-        |(name, address): (String, Ipv4Addr)| NodeEntry { name, address: address.to_string(), port: 22 };
+    let entry = |(name, address): (String, Ipv4Addr)| NodeEntry {
+        name,
+        address: address.to_string(),
+        port: Some(22),
+    };
     let mut hosts = spec.hosts().into_iter().map(entry);
     let file = NodesFile {
-        user: "root".into(),
+        user: Some("root".into()),
         private_key: Some(key),
         known_hosts: Some(known_hosts_path),
         nameserver: hosts.next().expect("the name-server host"),

@@ -63,31 +63,65 @@ pub struct SshTarget {
 
 impl SshTarget {
     /// A target for `host` as `~/.ssh/config` describes it (HostName, User, Port,
-    /// IdentityFile), overridden by `user` and `key` when given. Without a key from either, the
-    /// ssh-agent is used. known_hosts defaults to `~/.ssh/known_hosts`.
+    /// IdentityFile), overridden by `user` and `key` when given. As OpenSSH does, it connects to
+    /// the HostName (else to `host` itself) and looks the host key up under that name; without
+    /// a user from either it logs in as root; without a key from either it uses the ssh-agent.
+    /// known_hosts defaults to `~/.ssh/known_hosts`.
     pub fn from_ssh_config(
         host: &str,
         user: Option<&str>,
         key: Option<&Path>,
         known_hosts: Option<&Path>,
     ) -> Self {
-        let config = russh_config::parse_home(host).unwrap_or_else(|_| russh_config::Config::default(host));
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+        let config = read_ssh_config(&home.join(".ssh/config"), host);
+        SshTarget::from_config(host, &config, &home, user, key, known_hosts)
+    }
+
+    /// [`SshTarget::from_ssh_config`] with the config already read and HOME at `home`.
+    fn from_config(
+        host: &str,
+        config: &russh_config::Config,
+        home: &Path,
+        user: Option<&str>,
+        key: Option<&Path>,
+        known_hosts: Option<&Path>,
+    ) -> Self {
         let config_key = config.host_config.identity_file.as_ref().and_then(|files| files.first().cloned());
         let auth = match key.map(Path::to_path_buf).or(config_key) {
             Some(path) => Auth::KeyFile(path),
             None => Auth::Agent,
         };
+        let user = user.map(str::to_string).or_else(|| config.host_config.user.clone());
         SshTarget {
             host: host.to_string(),
-            address: config.host_name.clone(),
+            address: config.host().to_string(),
             port: config.port(),
-            user: user.map(str::to_string).unwrap_or_else(|| config.user()),
+            user: user.unwrap_or_else(|| "root".into()),
             auth,
             known_hosts: known_hosts.map(Path::to_path_buf).unwrap_or_else(|| home.join(".ssh/known_hosts")),
             policy: HostKeyPolicy::Strict,
         }
     }
+}
+
+/// What the ssh config at `path` says of `host`; nothing when there is no such file.
+/// Options before the first `Host` line apply to every host, as in OpenSSH (russh-config
+/// refuses such a file, so they are put under a `Host *` of their own).
+fn read_ssh_config(path: &Path, host: &str) -> russh_config::Config {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("ignoring {}: {e}", path.display());
+            }
+            return russh_config::Config::default(host);
+        }
+    };
+    russh_config::parse(&format!("Host *\n{text}"), host).unwrap_or_else(|e| {
+        tracing::warn!("ignoring {}: {e}", path.display());
+        russh_config::Config::default(host)
+    })
 }
 
 /// Checks the server's key against known_hosts and remembers why it refused one.
@@ -262,13 +296,22 @@ impl SshNode {
                     .success()
             }
             Auth::Agent => {
-                let mut agent = AgentClient::connect_env()
-                    .await
-                    .map_err(|e| failed(because("authentication: no ssh-agent ($SSH_AUTH_SOCK)", e)))?;
+                let mut agent = AgentClient::connect_env().await.map_err(|e| {
+                    failed(because(
+                        "authentication: no key (--ssh-private-key, the nodes file's private_key or \
+                         IdentityFile in ~/.ssh/config) and no ssh-agent ($SSH_AUTH_SOCK)",
+                        e,
+                    ))
+                })?;
                 let identities = agent
                     .request_identities()
                     .await
                     .map_err(|e| failed(because("authentication: ssh-agent", e)))?;
+                if identities.is_empty() {
+                    return Err(failed(
+                        "authentication: the ssh-agent ($SSH_AUTH_SOCK) holds no keys (ssh-add one)".into(),
+                    ));
+                }
                 let mut accepted = false;
                 for identity in identities {
                     let key = identity.public_key().into_owned();
@@ -438,5 +481,45 @@ impl Remote for SshNode {
                 timeout: cmd.timeout,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(config: &str, alias: &str, user: Option<&str>, key: Option<&Path>) -> SshTarget {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, config).unwrap();
+        let config = read_ssh_config(&path, alias);
+        SshTarget::from_config(alias, &config, Path::new("/home/op"), user, key, None)
+    }
+
+    const CONFIG: &str = "# defaults before any Host line apply to every host\nServerAliveInterval 30\n\n\
+                          Host alpha\n    HostName 10.0.0.11\n    User deploy\n    Port 2222\n\n\
+                          Host beta\n    HostName beta.example\n    IdentityFile /keys/beta\n";
+
+    #[test]
+    fn an_alias_connects_to_its_host_name_with_its_user_and_port_and_looks_its_key_up_there() {
+        let t = target(CONFIG, "alpha", None, None);
+        assert_eq!((t.host.as_str(), t.address.as_str(), t.port), ("alpha", "10.0.0.11", 2222));
+        assert_eq!((t.user.as_str(), &t.auth), ("deploy", &Auth::Agent));
+        assert_eq!(t.known_hosts, Path::new("/home/op/.ssh/known_hosts"));
+        let t = target(CONFIG, "beta", None, None);
+        assert_eq!((t.address.as_str(), t.port, t.user.as_str()), ("beta.example", 22, "root"));
+        assert_eq!(t.auth, Auth::KeyFile("/keys/beta".into()));
+    }
+
+    #[test]
+    fn the_caller_s_user_and_key_win_and_an_unknown_name_is_its_own_address() {
+        let t = target(CONFIG, "alpha", Some("root"), Some(Path::new("/k")));
+        assert_eq!((t.user.as_str(), &t.auth), ("root", &Auth::KeyFile("/k".into())));
+        let t = target(CONFIG, "10.0.0.12", None, None);
+        assert_eq!((t.address.as_str(), t.port, t.user.as_str()), ("10.0.0.12", 22, "root"));
+        let t = target("", "gamma", None, None);
+        assert_eq!((t.address.as_str(), &t.auth), ("gamma", &Auth::Agent));
+        let missing = read_ssh_config(Path::new("/nonexistent/config"), "gamma");
+        assert_eq!(missing.host(), "gamma");
     }
 }

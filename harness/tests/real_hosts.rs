@@ -154,7 +154,6 @@ struct Run {
     code: Option<i32>,
     output: String,
     dir: PathBuf,
-    took: Duration,
 }
 
 /// Runs `splitbrain test args` with `HOME` at `home` and the agent at `agent` (none: no
@@ -169,7 +168,7 @@ fn splitbrain(home: &Path, agent: Option<&Path>, args: &[&str], store: &Path) ->
     let out = command.output().unwrap();
     let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("--- splitbrain test {} ({:.1?})\n{output}", args.join(" "), started.elapsed());
-    Run { code: out.status.code(), output, dir: store.join("latest"), took: started.elapsed() }
+    Run { code: out.status.code(), output, dir: store.join("latest") }
 }
 
 /// A run that worked: exit 0, a valid verdict, and every host driven: its process answered
@@ -210,7 +209,6 @@ fn assert_refused(run: &Run, words: &[&str]) {
     for word in words {
         assert!(error.contains(word), "the error names {word:?}: {}", run.output);
     }
-    assert!(run.took < Duration::from_secs(10), "refused promptly, not after retries: {:?}", run.took);
     assert!(!run.output.contains("torn down"), "no teardown is claimed: {}", run.output);
 }
 

@@ -103,6 +103,15 @@ pub enum Error {
     /// The simulator cannot run this plan as it is.
     #[error("the simulator cannot run this plan: {0}")]
     Simulation(String),
+    /// `serve` stopped answering.
+    #[error("serve on {}", address.map_or("its listener".to_string(), |a| a.to_string()))]
+    Serve {
+        /// Where it listened.
+        address: Option<std::net::SocketAddr>,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// An uploaded file's checksum differs on the host.
     #[error("ssh {host}: {path}: checksum after upload is {found}, expected {expected}")]
     Checksum {

@@ -4,7 +4,6 @@
 
 pub mod html;
 pub mod junit;
-pub mod markup;
 
 use std::collections::BTreeSet;
 use std::path::Path;

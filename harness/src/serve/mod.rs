@@ -1,0 +1,124 @@
+//! `splitbrain serve`: browse the store over HTTP.
+//!
+//! * `/` lists the runs newest first, with what a test engineer scans for (time, test, system,
+//!   seed, duration, nemesis, each checker's verdict), filtered by `?verdict=` and `?test=`, a
+//!   page of [`pages::PAGE_SIZE`] at a time (`?page=`), from an [`index::Index`] kept in memory;
+//! * `/run/<test>/<timestamp>/` lists a run's files; `/run/<test>/<timestamp>/<file>` serves one,
+//!   streamed from disk, with HEAD, byte ranges and conditional requests;
+//! * `/zip/<test>/<timestamp>` downloads the run as a zip, compressed while it is sent.
+//!
+//! Pages and files are gzip-compressed, as they are sent, for clients that accept it; byte
+//! ranges and zips are sent as they are.
+//! Nothing outside the store is ever served: every path is resolved and must stay inside it.
+
+pub mod files;
+pub mod index;
+pub mod pages;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceExt as _;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate as _};
+use tower_http::services::ServeFile;
+
+use crate::error::Error;
+use index::Index;
+
+/// How often the index looks for new and finished runs.
+pub const REFRESH: Duration = Duration::from_secs(2);
+
+/// Requests answered at once; more wait their turn.
+const CONCURRENCY: usize = 64;
+
+/// Serves `store` on `listener` until the process ends: scans the store first, then keeps the
+/// index up to date every [`REFRESH`].
+pub async fn serve(store: PathBuf, listener: tokio::net::TcpListener) -> Result<(), Error> {
+    let root = store.canonicalize().map_err(|e| Error::file(&store, e))?;
+    let scanned = root.clone();
+    let index = Arc::new(
+        tokio::task::spawn_blocking(move || Index::scan(scanned))
+            .await
+            .expect("the store's scan does not panic"),
+    );
+    let refreshed = index.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(REFRESH).await;
+            let index = refreshed.clone();
+            let _ = tokio::task::spawn_blocking(move || index.refresh()).await;
+        }
+    });
+    let address = listener.local_addr().ok();
+    axum::serve(listener, router(root, index)).await.map_err(|e| Error::Serve { address, source: e })
+}
+
+/// The routes over the store at `root` (canonical) and its `index`.
+pub fn router(root: PathBuf, index: Arc<Index>) -> Router {
+    Router::new()
+        .route("/", get(runs))
+        .route("/run/{test}/{stamp}", get(run))
+        .route("/run/{test}/{stamp}/", get(run))
+        .route("/run/{test}/{stamp}/{*file}", get(file))
+        .route("/zip/{test}/{stamp}", get(zip))
+        .fallback(|| async { not_found("not found") })
+        .with_state(Served { root: Arc::new(root), index })
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(NotForContentType::const_new("application/zip"))),
+        )
+        .layer(tower::limit::ConcurrencyLimitLayer::new(CONCURRENCY))
+}
+
+#[derive(Clone)]
+struct Served {
+    root: Arc<PathBuf>,
+    index: Arc<Index>,
+}
+
+fn not_found(what: &'static str) -> Response {
+    (StatusCode::NOT_FOUND, what).into_response()
+}
+
+async fn runs(State(served): State<Served>, Query(filter): Query<pages::Filter>) -> Response {
+    if let Err(problem) = filter.validate() {
+        return (StatusCode::BAD_REQUEST, problem).into_response();
+    }
+    Html(pages::index(&served.index.runs(), &filter)).into_response()
+}
+
+async fn run(State(served): State<Served>, Path((test, stamp)): Path<(String, String)>) -> Response {
+    match files::resolve(&served.root, &[&test, &stamp]).filter(|d| d.is_dir()) {
+        Some(dir) => Html(pages::run(&test, &stamp, &files::list(&dir))).into_response(),
+        None => not_found("no such run"),
+    }
+}
+
+async fn file(
+    State(served): State<Served>,
+    Path((test, stamp, file)): Path<(String, String, String)>,
+    request: Request,
+) -> Response {
+    let Some(path) = files::resolve(&served.root, &[&test, &stamp, &file]).filter(|f| f.is_file()) else {
+        return not_found("no such file");
+    };
+    let mime = files::content_type(&path).parse().expect("our content types parse");
+    match ServeFile::new_with_mime(&path, &mime).oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn zip(State(served): State<Served>, Path((test, stamp)): Path<(String, String)>) -> Response {
+    match files::resolve(&served.root, &[&test, &stamp]).filter(|d| d.is_dir()) {
+        Some(dir) => files::zip(dir, &format!("{test}-{stamp}")),
+        None => not_found("no such run"),
+    }
+}

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
+use russh::keys::Algorithm;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::known_hosts::learn_known_hosts_path;
+use russh::keys::known_hosts::{known_host_keys_path, learn_known_hosts_path};
 use russh::keys::{
     PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate, check_known_hosts_path, load_secret_key,
 };
@@ -122,6 +123,22 @@ fn read_ssh_config(path: &Path, host: &str) -> russh_config::Config {
         tracing::warn!("ignoring {}: {e}", path.display());
         russh_config::Config::default(host)
     })
+}
+
+/// The host-key algorithms to offer a server whose keys in known_hosts are of the `known`
+/// algorithms: those first (in russh's order of preference), then the rest, as OpenSSH does. A
+/// server with several host keys then shows the one known_hosts holds, not the one russh likes
+/// best, which known_hosts would refuse as changed.
+fn host_key_algorithms(known: &[Algorithm]) -> Vec<Algorithm> {
+    // An RSA key is one entry in known_hosts whatever hash its signatures use.
+    let family = |a: &Algorithm| match a {
+        Algorithm::Rsa { .. } => Algorithm::Rsa { hash: None },
+        other => other.clone(),
+    };
+    let is_known = |a: &Algorithm| known.iter().any(|k| family(k) == family(a));
+    let all = russh::Preferred::default().key;
+    let (first, rest): (Vec<Algorithm>, Vec<Algorithm>) = all.iter().cloned().partition(is_known);
+    first.into_iter().chain(rest).collect()
 }
 
 /// Checks the server's key against known_hosts and remembers why it refused one.
@@ -264,7 +281,11 @@ impl SshNode {
             policy: t.policy,
             refusal: refusal.clone(),
         };
+        let known = known_host_keys_path(&t.address, t.port, &t.known_hosts).unwrap_or_default();
+        let known: Vec<Algorithm> = known.into_iter().map(|(_, key)| key.algorithm()).collect();
+        let preferred = russh::Preferred { key: host_key_algorithms(&known).into(), ..Default::default() };
         let config = Arc::new(client::Config {
+            preferred,
             nodelay: true,
             window_size: 16 * 1024 * 1024,
             maximum_packet_size: 65535,
@@ -487,6 +508,27 @@ impl Remote for SshNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use russh::keys::{EcdsaCurve, HashAlg};
+
+    #[test]
+    fn host_key_algorithms_in_known_hosts_are_offered_first() {
+        let default = russh::Preferred::default().key.to_vec();
+        assert_eq!(host_key_algorithms(&[]), default, "nothing known: russh's own order");
+        let p256 = Algorithm::Ecdsa { curve: EcdsaCurve::NistP256 };
+        let ecdsa_first = host_key_algorithms(std::slice::from_ref(&p256));
+        assert_eq!(ecdsa_first[0], p256);
+        assert_eq!(ecdsa_first.len(), default.len(), "the others are still offered");
+        let rsa_first = host_key_algorithms(&[Algorithm::Rsa { hash: None }]);
+        assert_eq!(
+            rsa_first[..3],
+            [
+                Algorithm::Rsa { hash: Some(HashAlg::Sha512) },
+                Algorithm::Rsa { hash: Some(HashAlg::Sha256) },
+                Algorithm::Rsa { hash: None }
+            ],
+            "every RSA signature hash, best first"
+        );
+    }
 
     fn target(config: &str, alias: &str, user: Option<&str>, key: Option<&Path>) -> SshTarget {
         let dir = tempfile::tempdir().unwrap();

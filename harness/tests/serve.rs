@@ -175,12 +175,47 @@ async fn a_runs_files_are_listed_and_streamed_with_head_ranges_and_compression()
         ask(addr, "GET", "/run/t/2026-01-02T000000Z/n1/replica.log", "Range: bytes=99999-\r\n").await;
     assert!(head.starts_with("http/1.1 416"), "{head}");
 
+    let (head, body) = ask(
+        addr,
+        "GET",
+        "/run/t/2026-01-02T000000Z/n1/replica.log",
+        "Range: bytes=5-10\r\nAccept-Encoding: gzip\r\n",
+    )
+    .await;
+    assert!(
+        head.starts_with("http/1.1 206") && !head.contains("content-encoding"),
+        "a range is of the stored bytes: {head}"
+    );
+    assert_eq!(body, &log.as_bytes()[5..=10]);
     let (head, body) =
         ask(addr, "GET", "/run/t/2026-01-02T000000Z/n1/replica.log", "Accept-Encoding: gzip\r\n").await;
-    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(!head.contains("content-encoding") && head.contains("x-content-type-options: nosniff"), "{head}");
+    assert_eq!(
+        body,
+        log.as_bytes(),
+        "files are sent as stored, so their validators and ranges mean those bytes"
+    );
+    let (head, body) = ask(addr, "GET", "/run/t/2026-01-02T000000Z/", "Accept-Encoding: gzip\r\n").await;
+    assert!(head.contains("content-encoding: gzip"), "pages are compressed: {head}");
     let mut unzipped = String::new();
     flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut unzipped).unwrap();
-    assert_eq!(unzipped, log);
+    assert!(unzipped.contains("n1/replica.log"));
+    for page in ["/", "/run/t/2026-01-02T000000Z/", "/zip/t/2026-01-02T000000Z"] {
+        let (head, body) = ask(addr, "HEAD", page, "").await;
+        assert!(head.starts_with("http/1.1 200") && body.is_empty(), "HEAD {page}: {head}");
+    }
+    let (head, _) = ask(addr, "HEAD", "/zip/t/2026-01-02T000000Z", "").await;
+    assert!(
+        head.contains("content-disposition: attachment; filename=\"t-2026-01-02t000000z.zip\""),
+        "{head}"
+    );
+    assert!(!head.contains("content-length: 0"), "HEAD does not claim an empty zip: {head}");
+    std::os::unix::fs::symlink("2026-01-02T000000Z", store.path().join("t/latest")).unwrap();
+    let (head, body) = get(addr, "/run/t/latest/report.html").await;
+    assert!(
+        head.starts_with("http/1.1 200") && body.contains("mastership"),
+        "a link inside the store is followed: {head}"
+    );
 
     let (head, body) = ask(addr, "GET", "/zip/t/2026-01-02T000000Z", "Accept-Encoding: gzip\r\n").await;
     assert!(head.contains("application/zip") && !head.contains("content-encoding"), "{head}");
@@ -233,6 +268,8 @@ async fn nothing_outside_the_store_is_served_in_any_spelling() {
         "/zip/t/..".into(),
         "/zip/%2e%2e/%2e%2e".into(),
         "/run/..%2f..%2f/etc/passwd".into(),
+        "/run/t%2f2026-01-02T000000Z/n1/".into(),
+        "/zip/t%2f2026-01-02T000000Z/n1".into(),
     ];
     for path in &spellings {
         let (head, body) = get(addr, path).await;

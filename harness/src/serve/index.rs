@@ -24,7 +24,8 @@ pub struct Entry {
     pub seed: Option<u64>,
     /// The nemesis' fault kinds, from `test.yaml` (empty: none).
     pub nemesis: Vec<String>,
-    /// From the run's start to its results, when it has them.
+    /// From the run's start to the last write of its history (not its results, which
+    /// `splitbrain analyze` may rewrite much later).
     pub duration: Option<Duration>,
     /// The overall verdict; `None` while the run has no results (running, or crashed).
     pub verdict: Option<Verdict>,
@@ -73,7 +74,7 @@ impl Index {
             let stamp =
                 std::fs::metadata(dir.join("results.json")).and_then(|m| Ok((m.modified()?, m.len()))).ok();
             if seen.get(&dir) != Some(&stamp) || !entries.contains_key(&dir) {
-                match read_entry(&dir, stamp.map(|(modified, _)| modified)) {
+                match read_entry(&dir) {
                     Some(entry) => {
                         entries.insert(dir.clone(), entry);
                     }
@@ -108,7 +109,7 @@ fn run_dirs(root: &Path) -> Vec<PathBuf> {
 
 /// The entry of the run in `dir`, or `None` when it is not a run (it has neither a plan nor
 /// results).
-fn read_entry(dir: &Path, results_modified: Option<SystemTime>) -> Option<Entry> {
+fn read_entry(dir: &Path) -> Option<Entry> {
     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     let plan = std::fs::read_to_string(dir.join("test.yaml")).ok();
     let results = std::fs::read_to_string(dir.join("results.json")).ok();
@@ -120,7 +121,8 @@ fn read_entry(dir: &Path, results_modified: Option<SystemTime>) -> Option<Entry>
     let results =
         results.map(|t| serde_json::from_str::<StoredResults>(&t).unwrap_or(StoredResults::UNREADABLE));
     let stamp = name(dir)?;
-    let duration = started(&stamp).zip(results_modified).and_then(|(s, e)| e.duration_since(s).ok());
+    let history = std::fs::metadata(dir.join("history.jsonl")).and_then(|m| m.modified()).ok();
+    let duration = started(&stamp).zip(history).and_then(|(s, e)| e.duration_since(s).ok());
     Some(Entry {
         test: name(dir.parent()?)?,
         stamp,
@@ -238,9 +240,11 @@ mod tests {
             entry.checkers,
             vec![("mastership".into(), Verdict::Invalid), ("stats".into(), Verdict::Valid)]
         );
-        assert!(entry.duration.is_some());
+        assert_eq!(entry.duration, None, "no history: no duration");
+        std::fs::write(run.join("history.jsonl"), "").unwrap();
+        index.refresh();
+        assert_eq!(only(&index).duration, None, "the history is read again only with new results");
 
-        std::thread::sleep(Duration::from_millis(20));
         std::fs::write(run.join("results.json"), "{not json").unwrap();
         index.refresh();
         assert_eq!(

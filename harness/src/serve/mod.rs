@@ -7,8 +7,10 @@
 //!   streamed from disk, with HEAD, byte ranges and conditional requests;
 //! * `/zip/<test>/<timestamp>` downloads the run as a zip, compressed while it is sent.
 //!
-//! Pages and files are gzip-compressed, as they are sent, for clients that accept it; byte
-//! ranges and zips are sent as they are.
+//! Pages are gzip-compressed for clients that accept it; files are sent as they are stored (so
+//! a byte range or a validator always means the same bytes), with `X-Content-Type-Options:
+//! nosniff`. At most [`CONCURRENCY`] requests are answered at once and [`files::ZIPS_AT_ONCE`]
+//! zips written at once (more get 503).
 //! Nothing outside the store is ever served: every path is resolved and must stay inside it.
 
 pub mod files;
@@ -21,13 +23,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate as _};
 use tower_http::services::ServeFile;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::Error;
 use index::Index;
@@ -36,7 +40,7 @@ use index::Index;
 pub const REFRESH: Duration = Duration::from_secs(2);
 
 /// Requests answered at once; more wait their turn.
-const CONCURRENCY: usize = 64;
+pub const CONCURRENCY: usize = 64;
 
 /// Serves `store` on `listener` until the process ends: scans the store first, then keeps the
 /// index up to date every [`REFRESH`].
@@ -62,25 +66,31 @@ pub async fn serve(store: PathBuf, listener: tokio::net::TcpListener) -> Result<
 
 /// The routes over the store at `root` (canonical) and its `index`.
 pub fn router(root: PathBuf, index: Arc<Index>) -> Router {
-    Router::new()
+    let pages = Router::new()
         .route("/", get(runs))
         .route("/run/{test}/{stamp}", get(run))
         .route("/run/{test}/{stamp}/", get(run))
+        .layer(CompressionLayer::new());
+    let state = Served { root: Arc::new(root), index, zips: Arc::new(Semaphore::new(files::ZIPS_AT_ONCE)) };
+    Router::new()
         .route("/run/{test}/{stamp}/{*file}", get(file))
         .route("/zip/{test}/{stamp}", get(zip))
+        .merge(pages)
         .fallback(|| async { not_found("not found") })
-        .with_state(Served { root: Arc::new(root), index })
-        .layer(
-            CompressionLayer::new()
-                .compress_when(DefaultPredicate::new().and(NotForContentType::const_new("application/zip"))),
-        )
-        .layer(tower::limit::ConcurrencyLimitLayer::new(CONCURRENCY))
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(GlobalConcurrencyLimitLayer::new(CONCURRENCY))
 }
 
 #[derive(Clone)]
 struct Served {
     root: Arc<PathBuf>,
     index: Arc<Index>,
+    /// Zips being written.
+    zips: Arc<Semaphore>,
 }
 
 fn not_found(what: &'static str) -> Response {
@@ -95,7 +105,7 @@ async fn runs(State(served): State<Served>, Query(filter): Query<pages::Filter>)
 }
 
 async fn run(State(served): State<Served>, Path((test, stamp)): Path<(String, String)>) -> Response {
-    match files::resolve(&served.root, &[&test, &stamp]).filter(|d| d.is_dir()) {
+    match files::resolve(&served.root, [test.as_str(), stamp.as_str()]).filter(|d| d.is_dir()) {
         Some(dir) => Html(pages::run(&test, &stamp, &files::list(&dir))).into_response(),
         None => not_found("no such run"),
     }
@@ -106,7 +116,8 @@ async fn file(
     Path((test, stamp, file)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
-    let Some(path) = files::resolve(&served.root, &[&test, &stamp, &file]).filter(|f| f.is_file()) else {
+    let names = [test.as_str(), stamp.as_str()].into_iter().chain(file.split('/'));
+    let Some(path) = files::resolve(&served.root, names).filter(|f| f.is_file()) else {
         return not_found("no such file");
     };
     let mime = files::content_type(&path).parse().expect("our content types parse");
@@ -116,9 +127,25 @@ async fn file(
     }
 }
 
-async fn zip(State(served): State<Served>, Path((test, stamp)): Path<(String, String)>) -> Response {
-    match files::resolve(&served.root, &[&test, &stamp]).filter(|d| d.is_dir()) {
-        Some(dir) => files::zip(dir, &format!("{test}-{stamp}")),
-        None => not_found("no such run"),
+async fn zip(
+    State(served): State<Served>,
+    Path((test, stamp)): Path<(String, String)>,
+    method: Method,
+) -> Response {
+    let Some(dir) = files::resolve(&served.root, [test.as_str(), stamp.as_str()]).filter(|d| d.is_dir())
+    else {
+        return not_found("no such run");
+    };
+    let name = format!("{test}-{stamp}");
+    if method == Method::HEAD {
+        return files::zip_head(&name);
+    }
+    match served.zips.clone().try_acquire_owned() {
+        Ok(permit) => files::zip(dir, &name, permit),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{} zips are being written; try again when one is done", files::ZIPS_AT_ONCE),
+        )
+            .into_response(),
     }
 }

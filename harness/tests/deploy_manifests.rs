@@ -159,13 +159,17 @@ fn workflow_scripts(workflow: &Value) -> Vec<(String, String)> {
     scripts
 }
 
-/// The containers of a Job's or a Pod's manifest.
-fn containers(manifest: &Value) -> &Vec<Value> {
-    let pod = match manifest["kind"].as_str() {
+/// The pod spec of a Job's or a Pod's manifest.
+fn pod_spec(manifest: &Value) -> &Value {
+    match manifest["kind"].as_str() {
         Some("Job") => &manifest["spec"]["template"]["spec"],
         _ => &manifest["spec"],
-    };
-    pod["containers"].as_sequence().expect("containers")
+    }
+}
+
+/// The containers of a Job's or a Pod's manifest.
+fn containers(manifest: &Value) -> &Vec<Value> {
+    pod_spec(manifest)["containers"].as_sequence().expect("containers")
 }
 
 /// The script of a container that runs `/bin/bash -c SCRIPT`.
@@ -314,9 +318,10 @@ fn the_workflow_and_the_manifests_agree() {
     let claim = pvc["metadata"]["name"].as_str().unwrap();
     assert_eq!(pvc["spec"]["accessModes"], yaml("[ReadWriteMany]"), "the shards' pods write at once");
     for manifest in [&job, &merge, &pod] {
-        let pod_spec =
-            if manifest["kind"] == "Job" { &manifest["spec"]["template"]["spec"] } else { &manifest["spec"] };
-        assert_eq!(pod_spec["volumes"][0]["persistentVolumeClaim"]["claimName"].as_str(), Some(claim));
+        assert_eq!(
+            pod_spec(manifest)["volumes"][0]["persistentVolumeClaim"]["claimName"].as_str(),
+            Some(claim)
+        );
         assert_eq!(containers(manifest)[0]["volumeMounts"][0]["mountPath"].as_str(), Some("/results"));
         assert_eq!(containers(manifest)[0]["image"], containers(&job)[0]["image"], "one image");
     }

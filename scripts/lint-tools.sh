@@ -18,6 +18,6 @@ command -v python3 >/dev/null 2>&1 || {
 echo "lint-tools: installing the linters of deploy/ into $venv"
 rm -rf "$venv"
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$requirements"
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-compile -r "$requirements"
 "$venv/bin/pip" check --disable-pip-version-check >/dev/null
 cp "$requirements" "$stamp"

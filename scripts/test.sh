@@ -3,7 +3,8 @@
 # and end with one summary line "tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh chromium redis-server redis-sentinel etcd-server libxml2-utils
+./scripts/setup.sh chromium redis-server redis-sentinel etcd-server libxml2-utils shellcheck
+./scripts/lint-tools.sh
 ./scripts/junit-schema.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -86,7 +86,7 @@ fn store_at_scale(c: &mut Criterion) {
         b.to_async(&rt).iter(|| get(addr, "/?verdict=valid&test=test-3&page=5"))
     });
     group.bench_function("baseline: first page reading every run's results", |b| {
-        b.iter(|| index(&Index::scan(root.clone()).runs(), &Filter::default()))
+        b.iter(|| index(&Index::scan(root.clone()).runs(), &Filter::default(), false))
     });
     group.finish();
 

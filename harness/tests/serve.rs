@@ -269,6 +269,13 @@ async fn nothing_outside_the_store_is_served_in_any_spelling() {
         "/zip/%2e%2e/%2e%2e".into(),
         "/run/..%2f..%2f/etc/passwd".into(),
         "/run/t%2f2026-01-02T000000Z/n1/".into(),
+        "/%2e%2e/secret.txt".into(),
+        "/t/..%2f..%2fsecret.txt".into(),
+        "/t/2026-01-02T000000Z/link.txt".into(),
+        "/t/2026-01-02T000000Z/out/secret.txt".into(),
+        "/away/secret.txt".into(),
+        "/t/escape/secret.txt".into(),
+        format!("/{}", absolute.replace('/', "%2f")),
         "/zip/t%2f2026-01-02T000000Z/n1".into(),
     ];
     for path in &spellings {
@@ -286,4 +293,35 @@ async fn nothing_outside_the_store_is_served_in_any_spelling() {
         head.starts_with("http/1.1 200") && body.starts_with("role"),
         "the control: a stored file is served"
     );
+}
+
+#[tokio::test]
+async fn a_merged_campaign_is_browsable_from_its_page() {
+    let store = tempfile::tempdir().unwrap();
+    run(store.path(), "t", "2026-01-02T000000Z", "true");
+    std::fs::write(
+        store.path().join("campaign.html"),
+        "<html><a href=\"t/2026-01-02T000000Z/report.html\">report</a></html>",
+    )
+    .unwrap();
+    let addr = start(store.path()).await;
+    let (_, index) = get(addr, "/").await;
+    assert!(index.contains("href=\"/campaign.html\""), "the index links the campaign's page");
+    let (head, page) = get(addr, "/campaign.html").await;
+    assert!(
+        head.starts_with("http/1.1 200") && head.contains("text/html") && page.contains("report"),
+        "{head}"
+    );
+    let (head, report) = get(addr, "/t/2026-01-02T000000Z/report.html").await;
+    assert!(
+        head.starts_with("http/1.1 200") && report.contains("<svg id=\"mastership\""),
+        "its relative links: {head}"
+    );
+    let (head, _) = get(addr, "/t/2026-01-02T000000Z/nosuch.html").await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+
+    let plain = tempfile::tempdir().unwrap();
+    run(plain.path(), "t", "2026-01-02T000000Z", "true");
+    let (_, index) = get(start(plain.path()).await, "/").await;
+    assert!(!index.contains("campaign.html"), "the control: no campaign, no link");
 }

@@ -5,7 +5,9 @@
 //!   page of [`pages::PAGE_SIZE`] at a time (`?page=`), from an [`index::Index`] kept in memory;
 //! * `/run/<test>/<timestamp>/` lists a run's files; `/run/<test>/<timestamp>/<file>` serves one,
 //!   streamed from disk, with HEAD, byte ranges and conditional requests;
-//! * `/zip/<test>/<timestamp>` downloads the run as a zip, compressed while it is sent.
+//! * `/zip/<test>/<timestamp>` downloads the run as a zip, compressed while it is sent;
+//! * any other path is a file of the store by its path in it (a merged campaign's
+//!   `campaign.html`, and the run reports it links to).
 //!
 //! Pages are gzip-compressed for clients that accept it; files are sent as they are stored (so
 //! a byte range or a validator always means the same bytes), with `X-Content-Type-Options:
@@ -76,7 +78,7 @@ pub fn router(root: PathBuf, index: Arc<Index>) -> Router {
         .route("/run/{test}/{stamp}/{*file}", get(file))
         .route("/zip/{test}/{stamp}", get(zip))
         .merge(pages)
-        .fallback(|| async { not_found("not found") })
+        .fallback(stored)
         .with_state(state)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -101,7 +103,8 @@ async fn runs(State(served): State<Served>, Query(filter): Query<pages::Filter>)
     if let Err(problem) = filter.validate() {
         return (StatusCode::BAD_REQUEST, problem).into_response();
     }
-    Html(pages::index(&served.index.runs(), &filter)).into_response()
+    let campaign = served.root.join("campaign.html").is_file();
+    Html(pages::index(&served.index.runs(), &filter, campaign)).into_response()
 }
 
 async fn run(State(served): State<Served>, Path((test, stamp)): Path<(String, String)>) -> Response {
@@ -120,8 +123,30 @@ async fn file(
     let Some(path) = files::resolve(&served.root, names).filter(|f| f.is_file()) else {
         return not_found("no such file");
     };
-    let mime = files::content_type(&path).parse().expect("our content types parse");
-    match ServeFile::new_with_mime(&path, &mime).oneshot(request).await {
+    send(&path, request).await
+}
+
+/// Any other path names a file of the store by its path in it: a merged campaign's
+/// `campaign.html` and the runs' reports it links to relatively.
+async fn stored(State(served): State<Served>, request: Request) -> Response {
+    let decoded: Option<Vec<String>> = request
+        .uri()
+        .path()
+        .split('/')
+        .skip(1)
+        .map(|name| percent_encoding::percent_decode_str(name).decode_utf8().ok().map(String::from))
+        .collect();
+    let found = decoded.and_then(|names| files::resolve(&served.root, names.iter().map(String::as_str)));
+    match found.filter(|f| f.is_file()) {
+        Some(path) => send(&path, request).await,
+        None => not_found("not found"),
+    }
+}
+
+/// The stored file at `path`, as `request` asks for it (whole, a range, or only its head).
+async fn send(path: &std::path::Path, request: Request) -> Response {
+    let mime = files::content_type(path).parse().expect("our content types parse");
+    match ServeFile::new_with_mime(path, &mime).oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

@@ -73,8 +73,9 @@ impl Filter {
     }
 }
 
-/// The index page: the runs `filter` keeps (newest first), one page of them.
-pub fn index(runs: &[Entry], filter: &Filter) -> String {
+/// The index page: the runs `filter` keeps (newest first), one page of them; a link to the
+/// store's `campaign.html` when it is a merged campaign's.
+pub fn index(runs: &[Entry], filter: &Filter, campaign: bool) -> String {
     let kept: Vec<&Entry> = runs.iter().filter(|e| filter.keeps(e)).collect();
     let pages = kept.len().div_ceil(PAGE_SIZE).max(1);
     let page = filter.page.unwrap_or(1).min(pages);
@@ -90,6 +91,7 @@ pub fn index(runs: &[Entry], filter: &Filter) -> String {
             head { meta charset="utf-8"; title { "splitbrain store" } style { (STYLE) } }
             body {
                 h1 { "Runs" }
+                @if campaign { p { a href="/campaign.html" { "the campaign's report" } } }
                 form method="get" action="/" {
                     label { "verdict " select name="verdict" {
                         option value="" { "all" }

@@ -155,8 +155,13 @@ async fn each_packet_effect_shows_in_the_counts_the_heal_restores_and_nothing_is
     let n1 = SshNode::new(cluster.file.target(&cluster.file.replicas[0], HostKeyPolicy::Strict));
     let classes = n1.run(&Cmd::shell("tc class show dev eth0")).await.unwrap().stdout_text();
     assert!(classes.contains("rate 1Mbit"), "{classes}");
-    let took = probe::tcp_transfer("sbp-n1", "sbp-n2", SocketAddr::from((ip(12), 9005)), 250_000);
-    assert!(took >= std::time::Duration::from_millis(1500), "250 kB at 1 Mbit/s take 2 s, not {took:?}");
+    let sent = probe::tcp_transfer("sbp-n1", "sbp-n2", SocketAddr::from((ip(12), 9005)), 250_000);
+    assert!(
+        sent.took >= std::time::Duration::from_millis(1500),
+        "250 kB at 1 Mbit/s take 2 s, not {:?} ({:.0} kbit/s)",
+        sent.took,
+        sent.steady_kbit
+    );
 
     apply(Behaviour { loss_pct: 50.0, delay_ms: 10, ..Behaviour::default() }).await;
     assert_eq!(delayers().len(), 1, "one delayer, on n1: {:?}", delayers());

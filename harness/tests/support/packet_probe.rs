@@ -102,21 +102,36 @@ pub(crate) fn udp_burst(from_ns: &str, from: Ipv4Addr, to_ns: &str, to: SocketAd
     Burst { sent: n, received: delays.len() as u32, distinct, out_of_order, delays }
 }
 
-/// Sends `bytes` over TCP from host netns `from_ns` to `to` (in `to_ns`); returns how long the
-/// receiver took from the first byte to the last.
-pub(crate) fn tcp_transfer(from_ns: &str, to_ns: &str, to: SocketAddr, bytes: usize) -> Duration {
+/// What a TCP transfer took.
+pub(crate) struct Transfer {
+    /// From accepting the connection to the last byte.
+    pub(crate) took: Duration,
+    /// The receiving rate between 20 % and 80 % of the bytes (past slow start, before the last
+    /// segments that a token bucket lets through on credit), in kbit/s.
+    pub(crate) steady_kbit: f64,
+}
+
+/// Sends `bytes` over TCP from host netns `from_ns` to `to` (in `to_ns`).
+pub(crate) fn tcp_transfer(from_ns: &str, to_ns: &str, to: SocketAddr, bytes: usize) -> Transfer {
     let listener = in_netns(to_ns, || TcpListener::bind(to));
     let receiver = std::thread::spawn(move || {
         let (mut conn, _) = listener.accept().unwrap();
+        let accepted = Instant::now();
         let mut buf = vec![0u8; 1 << 16];
-        let (mut got, mut first) = (0, None);
+        let (mut got, mut marks) = (0, Vec::new());
         while got < bytes {
             let n = conn.read(&mut buf).unwrap();
             assert!(n > 0, "the sender closed early");
-            first.get_or_insert_with(Instant::now);
             got += n;
+            for (i, share) in [0.2, 0.8].into_iter().enumerate() {
+                if marks.len() == i && got as f64 >= share * bytes as f64 {
+                    marks.push((got, Instant::now()));
+                }
+            }
         }
-        first.unwrap().elapsed()
+        let ((a, ta), (b, tb)) = (marks[0], marks[1]);
+        let steady_kbit = (b - a) as f64 * 8.0 / (tb - ta).as_secs_f64().max(1e-9) / 1000.0;
+        Transfer { took: accepted.elapsed(), steady_kbit }
     });
     let mut conn = in_netns(from_ns, || TcpStream::connect(to));
     conn.write_all(&vec![7u8; bytes]).unwrap();

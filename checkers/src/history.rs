@@ -133,6 +133,22 @@ impl OpType {
     }
 }
 
+/// The nemesis operations that start a fault, as the history's `f` names them.
+pub const FAULTS: [&str; 5] = ["partition", "kill", "pause", "clock", "packet"];
+
+/// The fault that the nemesis operation `f` undoes (`heal` undoes `partition`, `start` a `kill`,
+/// `resume` a `pause`, `reset-clock` a `clock`, `heal-packet` a `packet`); `None` for any other.
+pub fn undoes(f: &str) -> Option<&'static str> {
+    match f {
+        "heal" => Some("partition"),
+        "start" => Some("kill"),
+        "resume" => Some("pause"),
+        "reset-clock" => Some("clock"),
+        "heal-packet" => Some("packet"),
+        _ => None,
+    }
+}
+
 /// Every client invocation with its process and its completion (`None` when it never
 /// completed), in the order of the invocations.
 pub fn client_pairs(ops: &[Op]) -> Vec<(u64, &Op, Option<&Op>)> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{Op, OpType, client_pairs};
+use crate::history::{FAULTS, Op, OpType, client_pairs, undoes};
 use crate::verdict::Verdict;
 
 /// Latency quantiles in milliseconds.
@@ -26,7 +26,7 @@ pub struct Latency {
 /// A fault's active span.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultWindow {
-    /// The fault (`partition`, `kill`, `pause`, `clock`).
+    /// The fault (`partition`, `kill`, `pause`, `clock`, `packet`).
     pub f: String,
     /// Start, ms since the test started.
     pub start_ms: u64,
@@ -77,16 +77,10 @@ fn fault_windows(ops: &[Op], end: u64) -> Vec<FaultWindow> {
     let mut open: Vec<(String, u64)> = Vec::new();
     let mut windows = Vec::new();
     for op in ops.iter().filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke) {
-        match op.f.as_str() {
-            "partition" | "kill" | "pause" | "clock" => open.push((op.f.clone(), op.time)),
-            undo => {
-                let undone = match undo {
-                    "heal" => "partition",
-                    "start" => "kill",
-                    "resume" => "pause",
-                    "reset-clock" => "clock",
-                    _ => continue,
-                };
+        match undoes(&op.f) {
+            None if FAULTS.contains(&op.f.as_str()) => open.push((op.f.clone(), op.time)),
+            None => continue,
+            Some(undone) => {
                 open.retain(|(f, start)| {
                     let closes = f == undone;
                     if closes {
@@ -128,11 +122,19 @@ mod tests {
         }
         ops.push(op(500, Process::nemesis(), OpType::Invoke, "partition"));
         ops.push(op(1500, Process::nemesis(), OpType::Invoke, "heal"));
+        ops.push(op(1600, Process::nemesis(), OpType::Invoke, "packet"));
+        ops.push(op(1800, Process::nemesis(), OpType::Invoke, "heal-packet"));
         ops.sort_by_key(|o| o.time);
         let r = check(&ops);
         let l = &r.latency["read ok"];
         assert_eq!((l.count, l.p50, l.max), (100, 5.0, 10.0));
         assert_eq!(r.throughput["read ok"], vec![50, 50]);
-        assert_eq!(r.faults, vec![FaultWindow { f: "partition".into(), start_ms: 500, end_ms: 1500 }]);
+        assert_eq!(
+            r.faults,
+            vec![
+                FaultWindow { f: "partition".into(), start_ms: 500, end_ms: 1500 },
+                FaultWindow { f: "packet".into(), start_ms: 1600, end_ms: 1800 },
+            ]
+        );
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Host;
+use crate::packet::{Behaviour, Links};
 use crate::partition::Grudge;
 
 /// One fault, with its targets resolved.
@@ -50,6 +51,19 @@ pub enum Fault {
         /// The hosts.
         hosts: Vec<Host>,
     },
+    /// Degrade the packets of these links as `behaviour` says, in place of any packet fault in
+    /// force.
+    Packet {
+        /// The links.
+        links: Links,
+        /// What happens to their packets.
+        behaviour: Behaviour,
+        /// The seed of the delayer's draws (which packets are delayed how long, duplicated,
+        /// reordered).
+        seed: u64,
+    },
+    /// Restore every link's packets.
+    HealPacket,
 }
 
 impl Fault {
@@ -60,7 +74,12 @@ impl Fault {
             Fault::Kill { hosts } => Some(Fault::Start { hosts: hosts.clone() }),
             Fault::Pause { hosts } => Some(Fault::Resume { hosts: hosts.clone() }),
             Fault::ClockRate { hosts, .. } => Some(Fault::ResetClock { hosts: hosts.clone() }),
-            Fault::Heal | Fault::Start { .. } | Fault::Resume { .. } | Fault::ResetClock { .. } => None,
+            Fault::Packet { .. } => Some(Fault::HealPacket),
+            Fault::Heal
+            | Fault::Start { .. }
+            | Fault::Resume { .. }
+            | Fault::ResetClock { .. }
+            | Fault::HealPacket => None,
         }
     }
 }
@@ -77,6 +96,7 @@ mod tests {
             Fault::Kill { hosts: hosts.clone() },
             Fault::Pause { hosts: hosts.clone() },
             Fault::ClockRate { hosts: hosts.clone(), rate: 2.0 },
+            Fault::Packet { links: Links::all(&hosts), behaviour: Behaviour::jepsen_defaults(), seed: 1 },
         ];
         for f in faults {
             let inverse = f.inverse().expect("a fault has an inverse");

@@ -7,6 +7,11 @@ use checkers::mastership::{NodeView, Round};
 /// A deterministic run: 3 replicas, a partition, a heal, then the stability window. With
 /// `split_brain`, n1 and n2 both stay Master through the window.
 fn fixture(split_brain: bool) -> tempfile::TempDir {
+    fixture_with(split_brain, ("partition", "heal"))
+}
+
+/// The fixture run, its fault started and undone by the nemesis operations `fault`.
+fn fixture_with(split_brain: bool, fault: (&str, &str)) -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let run = root.path().join("fixture").join("run");
     std::fs::create_dir_all(&run).unwrap();
@@ -44,11 +49,11 @@ fn fixture(split_brain: bool) -> tempfile::TempDir {
         round(100, &[0], &[0]),
         client(150, OpType::Invoke, "write", 3.into()),
         client(152, OpType::Ok, "write", 3.into()),
-        nemesis(200, "partition"),
+        nemesis(200, fault.0),
         round(300, &[0, 1], &[1]),
         client(350, OpType::Invoke, "read", serde_json::Value::Null),
         client(352, OpType::Ok, "read", 3.into()),
-        nemesis(400, "heal"),
+        nemesis(400, fault.1),
         phase(410, "final-phase"),
         phase(420, "stability-start"),
     ];
@@ -239,4 +244,19 @@ fn every_junit_xml_we_write_is_valid_against_the_jenkins_junit_schema() {
     let uncounted = junit.replacen("tests=\"7\" disabled", "disabled", 1);
     assert_ne!(uncounted, junit);
     assert!(junit_schema_check(&uncounted).is_err(), "a suite without its count is refused");
+}
+
+#[test]
+fn the_report_shades_packet_fault_windows_apart_from_other_faults() {
+    let report = |fault| {
+        let root = fixture_with(false, fault);
+        let run = root.path().join("fixture").join("run");
+        harness::report::reanalyze(&run, &checkers::results::all()).unwrap();
+        std::fs::read_to_string(run.join("report.html")).unwrap()
+    };
+    let packet = report(("packet", "heal-packet"));
+    assert!(packet.contains("<title>packet 200-400 ms</title>"), "the window and its span");
+    assert!(packet.matches("class=\"packet\"").count() >= 2 && !packet.contains("class=\"fault\""));
+    let partition = report(("partition", "heal"));
+    assert!(!partition.contains("class=\"packet\"") && partition.contains("class=\"fault\""), "the control");
 }

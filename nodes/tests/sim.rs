@@ -312,3 +312,22 @@ fn a_fast_clock_fires_the_replicas_timers_faster_and_a_reset_restores_the_pace()
     assert!(fast >= 3 * normal, "four times as fast: {fast} against {normal}");
     assert!(back.abs_diff(normal) <= 2, "real pace again: {back} against {normal}");
 }
+
+// ---- degraded links (packet faults) -------------------------------------------------------
+
+#[test]
+fn a_delay_beyond_the_inquiry_timeout_on_the_masters_links_starts_an_election_and_restoring_them_settles() {
+    let mut sim = settled(config(&[]));
+    sim.reset_counters();
+    sim.run_for(ms(3000));
+    assert_eq!(sim.sent(MessageKind::DeclareMaster), 0, "the control: healthy links, no election");
+    let slow = nodes::sim::Degradation { delay: ms(2000), jitter: ms(100), ..Default::default() };
+    for peer in peers() {
+        sim.degrade(NodeId::Replica(0), peer, slow);
+    }
+    sim.run_for(ms(3000));
+    assert!(sim.sent(MessageKind::DeclareMaster) > 0, "replies 2 s late look like a dead master");
+    sim.restore_links();
+    let at = sim.run_until_true(ms(10_000), |s| s.converged_master().is_some());
+    assert!(at.is_some(), "one master once the links are restored; masters {:?}", sim.masters());
+}

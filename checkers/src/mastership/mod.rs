@@ -212,12 +212,9 @@ fn fault_free_spans(events: &Events) -> Vec<(u64, u64)> {
     let mut spans = Vec::new();
     let mut free_since = None;
     for &(time, f) in events.faults.iter().filter(|(time, _)| *time < end) {
-        let (fault, start) = match f {
-            "heal" => ("partition", false),
-            "start" => ("kill", false),
-            "resume" => ("pause", false),
-            "reset-clock" => ("clock", false),
-            f => (f, true),
+        let (fault, start) = match crate::history::undoes(f) {
+            Some(undone) => (undone, false),
+            None => (f, true),
         };
         let count = active.entry(fault).or_default();
         if start {
@@ -550,6 +547,17 @@ mod tests {
         let r = check(&split_after_heal(1500, 5000, None));
         assert_eq!(r.valid, Verdict::Invalid, "{}", r.summary);
         assert!(r.summary.contains("outlived a heal") && r.summary.contains("4000 ms"), "{}", r.summary);
+        assert_eq!(r.violation_ms, Some(4000));
+    }
+
+    #[test]
+    fn a_split_brain_that_outlives_the_heal_of_a_packet_fault_is_invalid_too() {
+        let mut ops = split_after_heal(1500, 5000, None);
+        for op in ops.iter_mut().filter(|o| o.process.is_nemesis()) {
+            op.f = if op.f == "partition" { "packet".into() } else { "heal-packet".into() };
+        }
+        let r = check(&ops);
+        assert_eq!(r.valid, Verdict::Invalid, "{}", r.summary);
         assert_eq!(r.violation_ms, Some(4000));
     }
 

@@ -70,13 +70,33 @@ pub struct Binaries {
     pub replica: PathBuf,
     /// The `nameserver` binary.
     pub nameserver: PathBuf,
+    /// The packet `delayer` binary, installed on every node when packet faults may run.
+    pub delayer: Option<PathBuf>,
 }
 
 impl Binaries {
-    /// The two binaries in `dir`.
+    /// The two binaries of the group in `dir`.
     pub fn in_dir(dir: &Path) -> Self {
-        Binaries { replica: dir.join("replica"), nameserver: dir.join("nameserver") }
+        Binaries { replica: dir.join("replica"), nameserver: dir.join("nameserver"), delayer: None }
     }
+
+    /// These, and the packet delayer in `dir`.
+    pub fn with_delayer(self, dir: &Path) -> Self {
+        Binaries { delayer: Some(dir.join("delayer")), ..self }
+    }
+}
+
+/// The packet delayer's files on every node.
+pub fn delayer() -> commands::Delayer {
+    commands::Delayer::in_dir(NODE_DIR)
+}
+
+/// Uploads the packet delayer at `path` to `node` (unless it has it); returns whether it uploaded.
+pub async fn install_delayer<R: Remote>(node: &R, path: &Path) -> Result<bool, Error> {
+    let data = std::fs::read(path).map(Bytes::from).map_err(|e| {
+        Error::file(path, format!("{e} (the packet delayer: build it with cargo build -p delayer)"))
+    })?;
+    install_file(node, &delayer().binary, data, 0o755).await
 }
 
 /// What an install did.
@@ -181,13 +201,14 @@ impl<R: Remote> Group<R> {
             .chain((0..self.replicas.len() as ReplicaId).map(Process::Replica))
     }
 
-    /// Removes what an earlier run left on every node: its processes (SIGKILL by pidfile), our
-    /// firewall chain, clock faults, old logs.
+    /// Removes what an earlier run left on every node: its processes (SIGKILL by pidfile), the
+    /// packet delayer, our firewall chains and qdiscs, clock faults, old logs.
     pub async fn teardown(&self) -> Result<(), Error> {
         try_join_all(self.processes().map(|p| {
             let script = [
                 commands::signal(&p.pidfile(), "KILL"),
                 format!("rm -f {}", p.pidfile()),
+                commands::stop_delayer(&delayer()),
                 commands::remove_chain(),
                 format!("rm -f {FAKETIME_FILE} {NODE_DIR}/log/*.log"),
             ]
@@ -198,8 +219,9 @@ impl<R: Remote> Group<R> {
         .map(drop)
     }
 
-    /// Uploads the binaries and the config to every node, skipping files whose checksum already
-    /// matches, and verifying every upload's checksum; prepares our firewall chain.
+    /// Uploads the binaries (the delayer too, when there is one) and the config to every node,
+    /// skipping files whose checksum already matches, and verifying every upload's checksum;
+    /// prepares our firewall chains.
     pub async fn install(&self, binaries: &Binaries) -> Result<InstallReport, Error> {
         try_join_all(self.processes().map(|p| self.run_on(p, commands::prepare_chain()))).await?;
         let read = |path: &Path| std::fs::read(path).map(Bytes::from).map_err(|e| Error::file(path, e));
@@ -221,6 +243,13 @@ impl<R: Remote> Group<R> {
                 ];
                 for (path, data, mode) in files {
                     if install_file(node, &path, data, mode).await? {
+                        report.uploaded += 1;
+                    } else {
+                        report.skipped += 1;
+                    }
+                }
+                if let Some(path) = &binaries.delayer {
+                    if install_delayer(node, path).await? {
                         report.uploaded += 1;
                     } else {
                         report.skipped += 1;

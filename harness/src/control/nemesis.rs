@@ -1,5 +1,5 @@
-//! Applies a [`Fault`] to a system under test through its [`System`] seam: partitions and heals
-//! to its network, kills, starts, pauses, resumes and clock rates to the replicas of the hosts
+//! Applies a [`Fault`] to a system under test through its [`System`] seam: partitions, packet
+//! faults and their heals to its network, kills, starts, pauses, resumes and clock rates to the replicas of the hosts
 //! it names.
 
 use faults::fault::Fault;
@@ -18,5 +18,7 @@ pub async fn apply(system: &impl System, fault: &Fault) -> Result<(), Error> {
         Fault::Resume { hosts } => system.resume(hosts).await,
         Fault::ClockRate { hosts, rate } => system.clock_rate(hosts, *rate).await,
         Fault::ResetClock { hosts } => system.clock_rate(hosts, 1.0).await,
+        Fault::Packet { links, behaviour, seed } => system.packet(links, behaviour, *seed).await,
+        Fault::HealPacket => system.heal_packets().await,
     }
 }

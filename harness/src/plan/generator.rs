@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use faults::Host;
 use faults::fault::Fault;
+use faults::packet::{Behaviour, Links, PacketTarget};
 use faults::partition::{Shape, grudge};
 use faults::select::{Selector, select};
 use nodes::protocol::kv::{Op, Value};
@@ -117,23 +118,40 @@ pub fn resolve(
         let picked = select(selector, replicas, master, rng);
         if picked.is_empty() { select(Selector::One, replicas, None, rng) } else { picked }
     };
+    let partition = |rng: &mut ChaCha8Rng| {
+        let shape = if plan.partition_shapes.contains(&Shape::IsolateMaster) && at_master(rng) {
+            Shape::IsolateMaster
+        } else {
+            plan.partition_shapes[rng.random_range(0..plan.partition_shapes.len())]
+        };
+        grudge(shape, replicas, nameserver, master, rng)
+            .or_else(|_| grudge(Shape::Halves, replicas, nameserver, None, rng))
+            .unwrap_or_default()
+    };
     match kind {
-        NemesisKind::Partition => {
-            let shape = if plan.partition_shapes.contains(&Shape::IsolateMaster) && at_master(rng) {
-                Shape::IsolateMaster
-            } else {
-                plan.partition_shapes[rng.random_range(0..plan.partition_shapes.len())]
-            };
-            let grudge = grudge(shape, replicas, nameserver, master, rng)
-                .or_else(|_| grudge(Shape::Halves, replicas, nameserver, None, rng))
-                .unwrap_or_default();
-            Fault::Partition { grudge }
-        }
+        NemesisKind::Partition => Fault::Partition { grudge: partition(rng) },
         NemesisKind::Kill => Fault::Kill { hosts: targets(rng) },
         NemesisKind::Pause => Fault::Pause { hosts: targets(rng) },
         NemesisKind::Clock => {
             let rate = [0.25, 0.5, 2.0, 4.0][rng.random_range(0..4)];
             Fault::ClockRate { hosts: targets(rng), rate }
+        }
+        NemesisKind::Packet => {
+            let hosts: Vec<Host> =
+                replicas.iter().chain(Some(nameserver).filter(|ns| !ns.is_empty())).cloned().collect();
+            let links = match plan.packet.targets[rng.random_range(0..plan.packet.targets.len())] {
+                PacketTarget::One => {
+                    let host = match master {
+                        Some(m) if at_master(rng) => m.clone(),
+                        _ => hosts[rng.random_range(0..hosts.len())].clone(),
+                    };
+                    Links::around(&host, &hosts)
+                }
+                PacketTarget::All => Links::all(&hosts),
+                PacketTarget::Links => Links::of_grudge(&partition(rng)),
+            };
+            let behaviour = plan.packet.behaviour.clone().unwrap_or_else(|| Behaviour::draw(rng));
+            Fault::Packet { links, behaviour, seed: rng.random() }
         }
     }
 }
@@ -149,6 +167,8 @@ pub fn fault_name(fault: &Fault) -> &'static str {
         Fault::Resume { .. } => "resume",
         Fault::ClockRate { .. } => "clock",
         Fault::ResetClock { .. } => "reset-clock",
+        Fault::Packet { .. } => "packet",
+        Fault::HealPacket => "heal-packet",
     }
 }
 
@@ -175,6 +195,38 @@ mod tests {
         assert_eq!(steps.len(), 9, "every 10 s of 100 s");
         assert!(matches!(steps[0], (d, Step::Start(_)) if d == Duration::from_secs(10)));
         assert_eq!(steps[1].1, Step::Stop);
+    }
+
+    #[test]
+    fn packet_faults_take_the_targets_links_and_a_drawn_or_fixed_behaviour() {
+        let replicas: Vec<Host> = (1..=5).map(|i| format!("n{i}")).collect();
+        let ns = "ns".to_string();
+        let spec = |targets: &str, loss: Option<f64>| TestSpec {
+            nemesis: Some(vec!["packet".into()]),
+            packet: crate::plan::PacketSettings {
+                targets: Some(vec![crate::plan::parse_kebab(targets).unwrap()]),
+                loss_pct: loss,
+                ..Default::default()
+            },
+            ..TestSpec::default()
+        };
+        let fault = |targets: &str, loss: Option<f64>, seed: u64| {
+            let plan = Plan::from_spec(spec(targets, loss), seed, None).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            match resolve(NemesisKind::Packet, &plan, &mut rng, &replicas, &ns, Some(&replicas[2])) {
+                Fault::Packet { links, behaviour, seed } => (links, behaviour, seed),
+                other => panic!("not a packet fault: {other:?}"),
+            }
+        };
+        assert_eq!(fault("all", None, 1).0.len(), 30, "6 hosts, every ordered pair");
+        let (one, _, _) = fault("one", None, 2);
+        assert_eq!(one.len(), 10, "one host's 5 peers, both ways");
+        let (cut, _, _) = fault("links", None, 3);
+        assert!(!cut.is_empty() && cut.len() < 30, "a partition's links: {cut:?}");
+        let fixed = fault("all", Some(25.0), 4).1;
+        assert_eq!(fixed, Behaviour { loss_pct: 25.0, ..Behaviour::default() });
+        assert_eq!(fault("links", None, 5), fault("links", None, 5), "one seed, one fault");
+        assert_ne!(fault("all", None, 5).2, fault("all", None, 6).2, "the delayer's seed is drawn");
     }
 
     #[test]

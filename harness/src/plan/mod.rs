@@ -8,9 +8,10 @@
 //! concurrency: 1n          # clients: a number, or "<k>n" = k per replica
 //! system: seeds-group      # or redis-sentinel, etcd
 //! workload: register       # or set
-//! nemesis: [partition, kill]
+//! nemesis: [partition, kill]   # or pause, clock, packet
 //! nemesis_interval: 10
 //! partition_shapes: [halves, isolate-master]
+//! packet: { loss_pct: 20, delay_ms: 50, jitter_ms: 10, targets: [one, all, links] }   # default: drawn
 //! policy: mastership-aware   # or uniform: how faults pick their targets
 //! seed: 42
 //! recovery_time: 15
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use checkers::results::{self, Checker};
+use faults::packet::{Behaviour, PacketTarget};
 use faults::partition::Shape;
 use faults::select::Selector;
 use nodes::protocol::bugs::Bug;
@@ -59,6 +61,8 @@ pub enum NemesisKind {
     Pause,
     /// Clock-rate skew of replica processes through libfaketime.
     Clock,
+    /// Packet loss, delay, duplication, reordering and rate limits on links.
+    Packet,
 }
 
 impl NemesisKind {
@@ -70,10 +74,11 @@ impl NemesisKind {
                 "kill" => NemesisKind::Kill,
                 "pause" => NemesisKind::Pause,
                 "clock" => NemesisKind::Clock,
+                "packet" => NemesisKind::Packet,
                 "none" => continue,
                 other => {
                     return Err(format!(
-                        "unknown nemesis {other:?}: use partition, kill, pause, clock or none"
+                        "unknown nemesis {other:?}: use partition, kill, pause, clock, packet or none"
                     ));
                 }
             });
@@ -189,6 +194,91 @@ impl ReplicaSettings {
     }
 }
 
+/// Packet-fault settings a test may fix; each packet fault draws what is not fixed from the seed.
+/// Any effect given fixes the behaviour: every packet fault does exactly the effects given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct PacketSettings {
+    /// Packet faults drop this percent of packets.
+    #[arg(long = "packet-loss", value_name = "PCT")]
+    pub loss_pct: Option<f64>,
+    /// Packet faults add this median one-way delay, in ms.
+    #[arg(long = "packet-delay-ms", value_name = "MS")]
+    pub delay_ms: Option<u32>,
+    /// ... drawn uniformly within this many ms of the median.
+    #[arg(long = "packet-jitter-ms", value_name = "MS")]
+    pub jitter_ms: Option<u32>,
+    /// Packet faults send this percent of packets twice.
+    #[arg(long = "packet-duplicate", value_name = "PCT")]
+    pub duplicate_pct: Option<f64>,
+    /// Packet faults send this percent of packets without the delay, ahead of delayed ones.
+    #[arg(long = "packet-reorder", value_name = "PCT")]
+    pub reorder_pct: Option<f64>,
+    /// Packet faults limit each host's rate on the links to this many kbit/s.
+    #[arg(long = "packet-rate-kbit", value_name = "KBIT")]
+    pub rate_kbit: Option<u64>,
+    /// Comma list of the links packet faults take: one (a host's every link), all, links (those
+    /// a partition of the plan's shapes would cut); default all three.
+    #[arg(id = "packet_targets", long = "packet-targets", value_delimiter = ',', value_parser = parse_kebab::<PacketTarget>)]
+    pub targets: Option<Vec<PacketTarget>>,
+}
+
+impl PacketSettings {
+    fn or(self, other: PacketSettings) -> Self {
+        PacketSettings {
+            loss_pct: self.loss_pct.or(other.loss_pct),
+            delay_ms: self.delay_ms.or(other.delay_ms),
+            jitter_ms: self.jitter_ms.or(other.jitter_ms),
+            duplicate_pct: self.duplicate_pct.or(other.duplicate_pct),
+            reorder_pct: self.reorder_pct.or(other.reorder_pct),
+            rate_kbit: self.rate_kbit.or(other.rate_kbit),
+            targets: self.targets.or(other.targets),
+        }
+    }
+
+    /// The flag (without `--`) and file field of each setting, in order, with whether it is set.
+    fn given(&self) -> [(&'static str, &'static str, bool); 7] {
+        [
+            ("packet-loss", "packet.loss_pct", self.loss_pct.is_some()),
+            ("packet-delay-ms", "packet.delay_ms", self.delay_ms.is_some()),
+            ("packet-jitter-ms", "packet.jitter_ms", self.jitter_ms.is_some()),
+            ("packet-duplicate", "packet.duplicate_pct", self.duplicate_pct.is_some()),
+            ("packet-reorder", "packet.reorder_pct", self.reorder_pct.is_some()),
+            ("packet-rate-kbit", "packet.rate_kbit", self.rate_kbit.is_some()),
+            ("packet-targets", "packet.targets", self.targets.is_some()),
+        ]
+    }
+
+    /// The behaviour the settings fix, when they give any effect.
+    fn behaviour(&self) -> Option<Behaviour> {
+        let given = self.given();
+        given[..6].iter().any(|(_, _, set)| *set).then(|| Behaviour {
+            loss_pct: self.loss_pct.unwrap_or(0.0),
+            delay_ms: self.delay_ms.unwrap_or(0),
+            jitter_ms: self.jitter_ms.unwrap_or(0),
+            duplicate_pct: self.duplicate_pct.unwrap_or(0.0),
+            reorder_pct: self.reorder_pct.unwrap_or(0.0),
+            rate_kbit: self.rate_kbit,
+        })
+    }
+}
+
+/// How a plan's packet faults are made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PacketPlan {
+    /// The behaviour of every packet fault; drawn for each from the seed when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behaviour: Option<Behaviour>,
+    /// Which links a packet fault takes.
+    pub targets: Vec<PacketTarget>,
+}
+
+impl Default for PacketPlan {
+    fn default() -> Self {
+        PacketPlan { behaviour: None, targets: PacketTarget::ALL.to_vec() }
+    }
+}
+
 /// Everything a test can be told, each field optional: the YAML file's shape, and the flags of
 /// `splitbrain test` (a flag overrides the file's field of the same name).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -226,7 +316,7 @@ pub struct TestSpec {
     /// register or set.
     #[arg(long, value_parser = parse_kebab::<Workload>)]
     pub workload: Option<Workload>,
-    /// Comma list of partition, kill, pause, clock, none (default partition).
+    /// Comma list of partition, kill, pause, clock, packet, none (default partition).
     #[arg(long, value_delimiter = ',')]
     pub nemesis: Option<Vec<String>>,
     /// Seconds between nemesis actions (default 10).
@@ -276,6 +366,10 @@ pub struct TestSpec {
     #[serde(default)]
     #[command(flatten)]
     pub replica: ReplicaSettings,
+    /// Packet-fault settings.
+    #[serde(default)]
+    #[command(flatten)]
+    pub packet: PacketSettings,
     /// Where runs are stored (default ./store).
     #[arg(long)]
     pub store: Option<PathBuf>,
@@ -336,6 +430,7 @@ impl TestSpec {
             checkers: self.checkers.or(other.checkers),
             schedule: self.schedule.or(other.schedule),
             replica: self.replica.or(other.replica),
+            packet: self.packet.or(other.packet),
             store: self.store.or(other.store),
         }
     }
@@ -389,6 +484,9 @@ pub struct Plan {
     pub partition_shapes: Vec<Shape>,
     /// Targets of kill, pause and clock faults.
     pub targets: Vec<Selector>,
+    /// How packet faults are made.
+    #[serde(default)]
+    pub packet: PacketPlan,
     /// How faults pick their targets.
     #[serde(default)]
     pub policy: Policy,
@@ -535,6 +633,8 @@ impl Plan {
         if targets.is_empty() {
             return Err(bad("targets", "targets", "name at least one selector".into()));
         }
+        let packet = packet_plan(&spec.packet, nemesis.contains(&NemesisKind::Packet))
+            .map_err(|(flag, field, problem)| bad(flag, field, problem))?;
         // Convergence compares the data digests only the seeds' replicas report.
         let checkers: BTreeSet<Checker> = match (&spec.checkers, system) {
             (None, SystemKind::SeedsGroup) => results::all(),
@@ -597,6 +697,7 @@ impl Plan {
             nemesis_interval: Duration::from_secs(interval),
             partition_shapes,
             targets,
+            packet,
             policy: spec.policy.unwrap_or_default(),
             seed: spec.seed.unwrap_or(random_seed),
             recovery_time: Duration::from_secs(recovery),
@@ -615,6 +716,35 @@ impl Plan {
                 .map_err(|e| bad("schedule", "schedule", e.to_string()))?,
         })
     }
+}
+
+/// The packet plan of `settings`; an error names the flag and field at fault (settings given
+/// while the packet nemesis is off are one).
+fn packet_plan(
+    settings: &PacketSettings,
+    on: bool,
+) -> Result<PacketPlan, (&'static str, &'static str, String)> {
+    if let Some((flag, field, _)) = settings.given().into_iter().find(|(_, _, set)| *set)
+        && !on
+    {
+        return Err((flag, field, "packet faults are off: add packet to --nemesis".into()));
+    }
+    let targets = settings.targets.clone().unwrap_or_else(|| PacketTarget::ALL.to_vec());
+    if targets.is_empty() {
+        return Err(("packet-targets", "packet.targets", "name at least one target".into()));
+    }
+    let behaviour = settings.behaviour();
+    if let Some(b) = &behaviour {
+        b.validate().map_err(|e| {
+            let (flag, field, _) = settings
+                .given()
+                .into_iter()
+                .find(|(_, field, _)| field.strip_prefix("packet.") == Some(e.field))
+                .expect("every behaviour field has a flag");
+            (flag, field, e.problem)
+        })?;
+    }
+    Ok(PacketPlan { behaviour, targets })
 }
 
 /// `"5"` → 5 clients; `"3n"` → 3 per replica.
@@ -720,6 +850,49 @@ mod tests {
         assert!(plan(stray).unwrap_err().to_string().contains("are for --node hosts"));
         let both = TestSpec { nodes: Some(3), hosts: hosts(&["a", "b"]), ..TestSpec::default() };
         assert!(plan(both).unwrap_err().to_string().contains("give one of --nodes, --nodes-file and --node"));
+    }
+
+    #[test]
+    fn packet_settings_fix_the_behaviour_and_bad_ones_name_their_flag() {
+        let packet = |settings: PacketSettings| {
+            plan(TestSpec { nemesis: Some(vec!["packet".into()]), packet: settings, ..TestSpec::default() })
+        };
+        let drawn = packet(PacketSettings::default()).unwrap();
+        assert_eq!(
+            (drawn.nemesis.clone(), drawn.packet.clone()),
+            (vec![NemesisKind::Packet], PacketPlan::default())
+        );
+        let fixed =
+            packet(PacketSettings { loss_pct: Some(20.0), delay_ms: Some(50), ..PacketSettings::default() })
+                .unwrap();
+        assert_eq!(
+            fixed.packet.behaviour,
+            Some(Behaviour { loss_pct: 20.0, delay_ms: 50, ..Behaviour::default() }),
+            "the effects given, and no other"
+        );
+        let cases = [
+            (
+                PacketSettings { loss_pct: Some(101.0), ..PacketSettings::default() },
+                "--packet-loss (or t.yaml: packet.loss_pct)",
+            ),
+            (
+                PacketSettings { delay_ms: Some(5), jitter_ms: Some(9), ..PacketSettings::default() },
+                "--packet-jitter-ms",
+            ),
+            (PacketSettings { reorder_pct: Some(10.0), ..PacketSettings::default() }, "--packet-reorder"),
+            (PacketSettings { rate_kbit: Some(0), ..PacketSettings::default() }, "--packet-rate-kbit"),
+            (PacketSettings { targets: Some(vec![]), ..PacketSettings::default() }, "--packet-targets"),
+        ];
+        for (settings, origin) in cases {
+            let err = packet(settings).unwrap_err().to_string();
+            assert!(err.starts_with(origin), "{err}");
+        }
+        let off = TestSpec {
+            packet: PacketSettings { delay_ms: Some(10), ..PacketSettings::default() },
+            ..TestSpec::default()
+        };
+        let err = plan(off).unwrap_err().to_string();
+        assert!(err.starts_with("--packet-delay-ms") && err.contains("add packet to --nemesis"), "{err}");
     }
 
     #[test]

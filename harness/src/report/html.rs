@@ -67,7 +67,7 @@ header{padding:.6em 1em;border-radius:6px;color:#fff}header h1{margin:0}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;vertical-align:top}\
 section{margin-top:1.5em}svg{border:1px solid #ddd;background:#fafafa}\
 .Master{fill:#c62828}.Backup{fill:#1565c0}.WaitElection{fill:#ef6c00}.down{fill:#9e9e9e}\
-.fault{fill:#000;opacity:.08}.deposed{fill:none;stroke:#6a1b9a;stroke-width:2;stroke-dasharray:4 2}\
+.fault{fill:#000;opacity:.08}.packet{fill:#1565c0;opacity:.12}.deposed{fill:none;stroke:#6a1b9a;stroke-width:2;stroke-dasharray:4 2}\
 .discarded{fill:#6a1b9a}.stale{fill:#f9a825}.lost{fill:#000}.nonlinearizable{stroke:#000;stroke-width:2}.split{fill:#c62828;opacity:.25}.ok{fill:#2e7d32}.fail{fill:#c62828}.info{fill:#ef6c00}";
 
 fn checkers_table(results: &Results) -> Markup {
@@ -300,12 +300,15 @@ fn value_axis(top: &str, name: &str, height: f64) -> Markup {
     }
 }
 
-/// Shaded fault windows and marked split-brain windows over a plot of `height`.
+/// Shaded fault windows (packet faults in a shade of their own) and marked split-brain windows
+/// over a plot of `height`.
 fn windows(results: &Results, span: Span, height: f64) -> Markup {
     html! {
         @for f in results.checkers.perf.iter().flat_map(|p| &p.faults) {
             @let (a, b) = (x(f.start_ms, span), x(f.end_ms, span));
-            rect class="fault" x=(px(a)) y="0" width=(px((b - a).max(1.0))) height=(height) {
+            // Packet faults slow and thin traffic rather than cut it: their own shade.
+            rect class=(if f.f == "packet" { "packet" } else { "fault" }) x=(px(a)) y="0"
+                width=(px((b - a).max(1.0))) height=(height) {
                 title { (f.f) " " (f.start_ms) "-" (f.end_ms) " ms" }
             }
         }
@@ -365,7 +368,7 @@ fn timeline(results: &Results, ops: &[Op], span: Span) -> Markup {
                 }
                 (data_marks(results, ops, span, &lane_names))
             }
-            p { "Red: Master, blue: Backup, orange: WaitElection, grey: down. Shaded: faults; red band: split brain. Hover a bar for whom the node followed." }
+            p { "Red: Master, blue: Backup, orange: WaitElection, grey: down. Shaded: faults (blue: packet faults); red band: split brain. Hover a bar for whom the node followed." }
             p {
                 "Data anomalies, each a link to its history line: a dashed purple frame where a deposed master served while a rival did, \
                  purple ticks for the updates it acknowledged there (discarded at its recovery), yellow ticks for the reads it answered \

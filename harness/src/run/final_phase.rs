@@ -26,6 +26,9 @@ pub async fn final_phase<S: System>(run: &Run<'_, S>, interrupted: bool) -> Resu
     if plan.nemesis.contains(&NemesisKind::Clock) {
         undo.push(Fault::ResetClock { hosts: replicas.clone() });
     }
+    if plan.nemesis.contains(&NemesisKind::Packet) {
+        undo.push(Fault::HealPacket);
+    }
     for fault in &undo {
         apply_recorded(run, fault).await?;
     }

@@ -95,6 +95,7 @@ pub async fn on_hosts(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Re
     log.say(&format!("test {:?}, seed {}, store {}", plan.name, plan.seed, dir.display()));
     let (file, made) = prepare::nodes_file(plan, &log)?;
     let clock = plan.nemesis.contains(&NemesisKind::Clock);
+    let delayer = plan.nemesis.contains(&NemesisKind::Packet).then(|| bin_dir.join("delayer"));
     let bugs = Bugs::new(plan.bugs.iter().copied());
     let tune = |f: &mut _| plan.replica.apply(f);
     let tested = match plan.system {
@@ -104,16 +105,18 @@ pub async fn on_hosts(plan: &Plan, bin_dir: &Path, interrupt: Arc<Notify>) -> Re
             tune,
             bugs,
             clock,
-            Binaries::in_dir(bin_dir),
+            Binaries { delayer: delayer.clone(), ..Binaries::in_dir(bin_dir) },
         ) {
             Ok(system) => test_stored(plan, &system, &dir, log, &interrupt, made.is_some()).await,
             Err(e) => Err(e),
         },
-        SystemKind::RedisSentinel => match RedisSentinel::over_ssh(&file, HostKeyPolicy::Strict) {
-            Ok(system) => test_stored(plan, &system, &dir, log, &interrupt, made.is_some()).await,
-            Err(e) => Err(e),
-        },
-        SystemKind::Etcd => match Etcd::over_ssh(&file, HostKeyPolicy::Strict) {
+        SystemKind::RedisSentinel => {
+            match RedisSentinel::over_ssh(&file, HostKeyPolicy::Strict, delayer.clone()) {
+                Ok(system) => test_stored(plan, &system, &dir, log, &interrupt, made.is_some()).await,
+                Err(e) => Err(e),
+            }
+        }
+        SystemKind::Etcd => match Etcd::over_ssh(&file, HostKeyPolicy::Strict, delayer) {
             Ok(system) => test_stored(plan, &system, &dir, log, &interrupt, made.is_some()).await,
             Err(e) => Err(e),
         },

@@ -4,7 +4,9 @@
 //! event for event.
 //!
 //! Links are FIFO, as TCP connections are; a message is dropped when its link is cut at the
-//! moment it would arrive, or when its receiver is down. Clients are never cut off. A paused
+//! moment it would arrive, or when its receiver is down. A link may be degraded as a packet
+//! fault degrades a TCP connection ([`Degradation`]): added delay, lost packets as
+//! retransmission time-outs, a rate as transmission time. Clients are never cut off. A paused
 //! replica (SIGSTOP) runs no timer and takes no message: what arrives for it waits, in order,
 //! until it resumes. A replica's clock runs at its own rate (libfaketime's speed-up or slow-down):
 //! the replica sees its own time, its timers fire by it, and the rest of the world sees real time.
@@ -64,6 +66,27 @@ impl Default for SimConfig {
         }
     }
 }
+
+/// How a packet fault degrades a link between servers, as the TCP connection over it sees it:
+/// a lost packet is sent again after a retransmission time-out (200 ms, TCP's least, doubling
+/// with each loss of the same packet), a duplicate is discarded and a reordering undone by TCP,
+/// so neither shows in the messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Degradation {
+    /// Added one-way delay, the median.
+    pub delay: Duration,
+    /// The added delay is drawn uniformly within this of the median.
+    pub jitter: Duration,
+    /// The chance that a packet is lost.
+    pub loss: f64,
+    /// The link's rate in bytes per second (`None`: unlimited).
+    pub rate: Option<u64>,
+}
+
+/// TCP's least retransmission time-out (Linux's `TCP_RTO_MIN`).
+pub const RTO_MIN: Duration = Duration::from_millis(200);
+/// Bytes of TCP, IP and Ethernet headers around a message's bytes.
+const HEADERS: usize = 66;
 
 /// Something that happened, in order: what tests and the harness's simulation backend read.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,6 +164,7 @@ pub struct Sim {
     /// each way, so it needs none.
     link_free_at: Vec<Time>,
     link_latency: BTreeMap<(NodeId, NodeId), Duration>,
+    degraded: BTreeMap<(NodeId, NodeId), Degradation>,
     cuts: BTreeSet<(NodeId, NodeId)>,
     next_request: u64,
     events: Vec<SimEvent>,
@@ -202,6 +226,7 @@ impl Sim {
             order: 0,
             link_free_at: vec![Duration::ZERO; (config.params.members as usize + 1).pow(2)],
             link_latency: BTreeMap::new(),
+            degraded: BTreeMap::new(),
             cuts: BTreeSet::new(),
             next_request: 0,
             events: Vec::new(),
@@ -258,6 +283,16 @@ impl Sim {
     pub fn set_latency(&mut self, a: NodeId, b: NodeId, delay: Duration) {
         self.link_latency.insert((a, b), delay);
         self.link_latency.insert((b, a), delay);
+    }
+
+    /// Degrades the link from `from` to `to` (in place of any earlier degradation of it).
+    pub fn degrade(&mut self, from: NodeId, to: NodeId, degradation: Degradation) {
+        self.degraded.insert((from, to), degradation);
+    }
+
+    /// Ends every link's degradation.
+    pub fn restore_links(&mut self) {
+        self.degraded.clear();
     }
 
     /// Cuts the link between `a` and `b` in both directions.
@@ -535,14 +570,29 @@ impl Sim {
         let latency = self.link_latency.get(&(from, to)).copied().unwrap_or(self.config.latency);
         let jitter_ns = self.config.jitter.as_nanos() as u64;
         let jitter = if jitter_ns == 0 { 0 } else { self.rng.random_range(0..=jitter_ns) };
-        let earliest = self.now + latency + Duration::from_nanos(jitter);
+        let mut earliest = self.now + latency + Duration::from_nanos(jitter);
+        let mut sending = Duration::ZERO;
+        if let Some(d) = self.degraded.get(&(from, to)).copied() {
+            let (median, spread) = (d.delay.as_nanos() as u64, d.jitter.as_nanos() as u64);
+            earliest +=
+                Duration::from_nanos(self.rng.random_range(median - spread.min(median)..=median + spread));
+            let mut rto = RTO_MIN;
+            while d.loss > 0.0 && self.rng.random_bool(d.loss.min(0.99)) && rto < Duration::from_secs(60) {
+                earliest += rto;
+                rto *= 2;
+            }
+            if let Some(rate) = d.rate.filter(|r| *r > 0) {
+                let bytes = postcard::to_allocvec(&msg).map_or(0, |b| b.len()) + HEADERS;
+                sending = Duration::from_secs_f64(bytes as f64 / rate as f64);
+            }
+        }
         let at = match self.link(from, to) {
             Some(link) => {
-                let at = earliest.max(self.link_free_at[link]);
+                let at = (earliest + sending).max(self.link_free_at[link] + sending);
                 self.link_free_at[link] = at;
                 at
             }
-            None => earliest,
+            None => earliest + sending,
         };
         self.order += 1;
         self.queue.push(Reverse(Scheduled { at, order: self.order, from, to, msg: Msg(msg) }));

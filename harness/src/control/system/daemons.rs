@@ -1,20 +1,23 @@
 //! What the systems built from Debian daemons (Redis Sentinel, etcd) share: their replica hosts
 //! reached over SSH, daemons started and signalled by pidfile, the packages installed when
-//! missing without letting Debian start them, partitions in our own firewall chain, logs
+//! missing without letting Debian start them, partitions and packet faults in our own firewall
+//! chains (the packet delayer installed when packet faults may run), logs
 //! collected, values stored as text, and the single master of an observer round.
 
 use std::net::{IpAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use checkers::mastership::Round;
 use faults::Host;
 use faults::commands::{self, ALIVE};
+use faults::packet::{Behaviour, Links};
 use faults::partition::Grudge;
 use futures::future::try_join_all;
 use nodes::protocol::ReplicaId;
 use nodes::protocol::kv::Value;
 
 use crate::control::cluster::nodes_file::{NodeEntry, NodesFile};
+use crate::control::group;
 use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
 use crate::control::remote::{Cmd, Output, Remote};
 use crate::error::Error;
@@ -30,15 +33,23 @@ pub struct DaemonHosts<R: Remote> {
     pub ips: Vec<IpAddr>,
     /// Each host's name, as the fault model names it.
     pub names: Vec<Host>,
+    /// The packet delayer to install on every host at setup, when packet faults may run.
+    pub delayer: Option<PathBuf>,
 }
 
 impl DaemonHosts<SshNode> {
-    /// The replica hosts of `file` (its name-server host is not used), over SSH.
-    pub fn over_ssh(file: &NodesFile, policy: HostKeyPolicy) -> Result<Self, Error> {
+    /// The replica hosts of `file` (its name-server host is not used), over SSH; `delayer` is
+    /// installed on each when given.
+    pub fn over_ssh(
+        file: &NodesFile,
+        policy: HostKeyPolicy,
+        delayer: Option<PathBuf>,
+    ) -> Result<Self, Error> {
         Ok(DaemonHosts {
             ips: file.replicas.iter().map(|n| resolve(file, n, policy)).collect::<Result<_, _>>()?,
             nodes: file.replicas.iter().map(|n| SshNode::new(file.target(n, policy))).collect(),
             names: file.replicas.iter().map(|n| n.name.clone()).collect(),
+            delayer,
         })
     }
 }
@@ -121,6 +132,28 @@ impl<R: Remote> DaemonHosts<R> {
         try_join_all(self.nodes.iter().map(|n| n.run_quick(commands::heal()))).await.map(drop)
     }
 
+    /// Installs the packet delayer on every host, when there is one to install.
+    pub async fn install_delayer(&self) -> Result<(), Error> {
+        let Some(path) = &self.delayer else { return Ok(()) };
+        try_join_all(self.nodes.iter().map(|n| group::install_delayer(n, path))).await.map(drop)
+    }
+
+    /// Degrades the packets of `links` between the hosts as `behaviour` says.
+    pub async fn packet(&self, links: &Links, behaviour: &Behaviour, seed: u64) -> Result<(), Error> {
+        let addr = |h: &str| self.names.iter().position(|x| x == h).map(|i| self.ips[i]);
+        let scripts = commands::packet(links, behaviour, seed, &self.names, addr, &group::delayer());
+        let runs = scripts.iter().map(|(host, script)| async move {
+            self.nodes[self.index(host)?].run_quick(script.clone()).await
+        });
+        try_join_all(runs).await.map(drop)
+    }
+
+    /// Restores every link's packets.
+    pub async fn heal_packets(&self) -> Result<(), Error> {
+        let heal = commands::heal_packets(&group::delayer());
+        try_join_all(self.nodes.iter().map(|n| n.run_quick(heal.clone()))).await.map(drop)
+    }
+
     /// Copies each host's `logs` (file name in `dir/<host>/`, path on the host) into `dir`.
     pub async fn collect(&self, dir: &Path, logs: &[(&str, String)]) -> Result<(), Error> {
         for (node, host) in self.nodes.iter().zip(&self.names) {
@@ -158,7 +191,7 @@ pub fn start(pidfile: &str, log: &str, dir: &str, command: &str) -> String {
 }
 
 /// What setup runs on each host first: the daemons of `pidfiles` an earlier run left are
-/// SIGKILLed, our firewall chain and `dir` removed; then `packages` are installed unless every
+/// SIGKILLed, the packet delayer stopped, our firewall chains, qdiscs and `dir` removed; then `packages` are installed unless every
 /// one of `binaries` is there, without letting Debian start them (a `policy-rc.d` that forbids
 /// it, removed when the script exits if it was ours); then `dir`'s
 /// `run`, `log` and `data` folders and our chain are made, and `version` runs.
@@ -169,7 +202,9 @@ pub fn clean_and_install(
     binaries: &[&str],
     version: &str,
 ) -> String {
-    let kill: Vec<String> = pidfiles.iter().map(|p| format!("{}; ", commands::signal(p, "KILL"))).collect();
+    let mut kill: Vec<String> =
+        pidfiles.iter().map(|p| format!("{}; ", commands::signal(p, "KILL"))).collect();
+    kill.push(format!("{}; ", commands::stop_delayer(&group::delayer())));
     let present: Vec<String> = binaries.iter().map(|b| format!("command -v {b} >/dev/null")).collect();
     let present = present.join(" && ");
     format!(
@@ -189,11 +224,12 @@ pub fn clean_and_install(
 }
 
 /// What teardown runs on each host: the daemons of `pidfiles` SIGKILLed and their pidfiles
-/// removed (so that a later run never signals a pid reused by another process), our chain
-/// removed.
+/// removed (so that a later run never signals a pid reused by another process), the packet
+/// delayer stopped, our chains and qdiscs removed.
 pub fn stop_all(pidfiles: &[String]) -> String {
     let mut steps: Vec<String> =
         pidfiles.iter().map(|p| format!("{}; rm -f {p}", commands::signal(p, "KILL"))).collect();
+    steps.push(commands::stop_delayer(&group::delayer()));
     steps.push(commands::remove_chain());
     steps.join("; ")
 }

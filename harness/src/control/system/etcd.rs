@@ -20,6 +20,7 @@ use checkers::mastership::{NodeView, Round};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, Txn, TxnOp, TxnOpResponse};
 use faults::Host;
 use faults::commands;
+use faults::packet::{Behaviour, Links};
 use faults::partition::Grudge;
 use futures::future::{join_all, try_join_all};
 use nodes::client::{Completed, RequestError};
@@ -142,9 +143,14 @@ impl<R: Remote> Etcd<R> {
 }
 
 impl Etcd<SshNode> {
-    /// etcd on the replica hosts of `file`, over SSH.
-    pub fn over_ssh(file: &NodesFile, policy: HostKeyPolicy) -> Result<Self, Error> {
-        Ok(Etcd::new(DaemonHosts::over_ssh(file, policy)?))
+    /// etcd on the replica hosts of `file`, over SSH, the packet delayer
+    /// `delayer` installed on each when given.
+    pub fn over_ssh(
+        file: &NodesFile,
+        policy: HostKeyPolicy,
+        delayer: Option<std::path::PathBuf>,
+    ) -> Result<Self, Error> {
+        Ok(Etcd::new(DaemonHosts::over_ssh(file, policy, delayer)?))
     }
 }
 
@@ -180,6 +186,7 @@ impl<R: Remote> System for Etcd<R> {
         let prepare =
             daemons::clean_and_install(&[pidfile()], DIR, PACKAGES, &["etcd"], "etcd --version | head -n 1");
         let versions = self.hosts.on_each_in_turn(&prepare, INSTALL_LIMIT).await?;
+        self.hosts.install_delayer().await?;
         let version = versions.first().map(|o| o.stdout_text().trim().to_string()).unwrap_or_default();
         Ok(format!("etcd on {} hosts ({version})", self.hosts.nodes.len()))
     }
@@ -235,6 +242,14 @@ impl<R: Remote> System for Etcd<R> {
 
     async fn heal(&self) -> Result<(), Error> {
         self.hosts.heal().await
+    }
+
+    async fn packet(&self, links: &Links, behaviour: &Behaviour, seed: u64) -> Result<(), Error> {
+        self.hosts.packet(links, behaviour, seed).await
+    }
+
+    async fn heal_packets(&self) -> Result<(), Error> {
+        self.hosts.heal_packets().await
     }
 
     async fn observe(&self, within: Duration) -> Round {

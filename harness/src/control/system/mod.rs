@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use checkers::mastership::Round;
 use faults::Host;
+use faults::packet::{Behaviour, Links};
 use faults::partition::Grudge;
 use nodes::client::{Completed, RequestError};
 use nodes::protocol::ReplicaId;
@@ -86,6 +87,18 @@ pub trait System {
 
     /// Restores every link.
     fn heal(&self) -> impl Future<Output = Result<(), Error>>;
+
+    /// Degrades the packets of `links` as `behaviour` says (the delayers' draws seeded by
+    /// `seed`), in place of any packet fault in force.
+    fn packet(
+        &self,
+        links: &Links,
+        behaviour: &Behaviour,
+        seed: u64,
+    ) -> impl Future<Output = Result<(), Error>>;
+
+    /// Restores every link's packets.
+    fn heal_packets(&self) -> impl Future<Output = Result<(), Error>>;
 
     /// One observer round: what each node says of its role and master, and who is registered;
     /// a node that does not answer `within` counts as down.

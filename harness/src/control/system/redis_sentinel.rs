@@ -26,6 +26,7 @@ use bytes::Bytes;
 use checkers::mastership::{NodeView, Round};
 use faults::Host;
 use faults::commands;
+use faults::packet::{Behaviour, Links};
 use faults::partition::Grudge;
 use futures::future::{join_all, try_join_all};
 use nodes::client::{Completed, RequestError};
@@ -210,9 +211,14 @@ impl<R: Remote> RedisSentinel<R> {
 }
 
 impl RedisSentinel<SshNode> {
-    /// Redis Sentinel on the replica hosts of `file`, over SSH.
-    pub fn over_ssh(file: &NodesFile, policy: HostKeyPolicy) -> Result<Self, Error> {
-        Ok(RedisSentinel::new(DaemonHosts::over_ssh(file, policy)?))
+    /// Redis Sentinel on the replica hosts of `file`, over SSH, the packet delayer
+    /// `delayer` installed on each when given.
+    pub fn over_ssh(
+        file: &NodesFile,
+        policy: HostKeyPolicy,
+        delayer: Option<std::path::PathBuf>,
+    ) -> Result<Self, Error> {
+        Ok(RedisSentinel::new(DaemonHosts::over_ssh(file, policy, delayer)?))
     }
 }
 
@@ -246,6 +252,7 @@ impl<R: Remote> System for RedisSentinel<R> {
         let prepare =
             daemons::clean_and_install(&pidfiles(), DIR, PACKAGES, &binaries, "redis-server --version");
         let versions = self.hosts.on_each_in_turn(&prepare, INSTALL_LIMIT).await?;
+        self.hosts.install_delayer().await?;
         for (i, node) in self.hosts.nodes.iter().enumerate() {
             for (daemon, text) in
                 [(Daemon::Server, self.server_config(i)), (Daemon::Sentinel, self.sentinel_config(i))]
@@ -301,6 +308,14 @@ impl<R: Remote> System for RedisSentinel<R> {
 
     async fn heal(&self) -> Result<(), Error> {
         self.hosts.heal().await
+    }
+
+    async fn packet(&self, links: &Links, behaviour: &Behaviour, seed: u64) -> Result<(), Error> {
+        self.hosts.packet(links, behaviour, seed).await
+    }
+
+    async fn heal_packets(&self) -> Result<(), Error> {
+        self.hosts.heal_packets().await
     }
 
     async fn observe(&self, within: Duration) -> Round {

@@ -1,5 +1,6 @@
 //! The seeds' group on nodes reached through a [`Remote`] (hosts over SSH): [`Group`] runs its
-//! lifecycle by pidfile, DROP rules in our own iptables chain cut its network, libfaketime's
+//! lifecycle by pidfile, DROP rules in our own iptables chain cut its network, packet faults
+//! degrade it (see [`commands::packet`]), libfaketime's
 //! timestamp file skews its clocks, and the observer and clients speak the group's protocol over
 //! TCP.
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use checkers::mastership::{NodeView, Round};
 use faults::Host;
 use faults::commands;
+use faults::packet::{Behaviour, Links};
 use faults::partition::Grudge;
 use futures::future::try_join_all;
 use nodes::client::{Client, ClientConfig, Completed, RequestError};
@@ -20,7 +22,7 @@ use nodes::runtime::config::GroupFile;
 use nodes::runtime::{NameServerReport, ReplicaReport};
 
 use crate::control::cluster::nodes_file::{NodeEntry, NodesFile};
-use crate::control::group::{Binaries, FAKETIME_FILE, Group, Process};
+use crate::control::group::{self, Binaries, FAKETIME_FILE, Group, Process};
 use crate::control::hosts::Hosts;
 use crate::control::remote::Remote;
 use crate::control::remote::ssh::{HostKeyPolicy, SshNode};
@@ -147,6 +149,21 @@ impl<R: Remote> System for SeedsGroup<R> {
 
     async fn heal(&self) -> Result<(), Error> {
         try_join_all(self.group.nodes().map(|n| n.run_quick(commands::heal()))).await.map(drop)
+    }
+
+    async fn packet(&self, links: &Links, behaviour: &Behaviour, seed: u64) -> Result<(), Error> {
+        let all: Vec<Host> = self.hosts.names.keys().cloned().collect();
+        let addr = |h: &str| self.hosts.names.get(h).map(|(_, ip)| *ip);
+        let scripts = commands::packet(links, behaviour, seed, &all, addr, &group::delayer());
+        let runs = scripts.iter().map(|(host, script)| async move {
+            self.group.node(self.hosts.process(host)?).run_quick(script.clone()).await
+        });
+        try_join_all(runs).await.map(drop)
+    }
+
+    async fn heal_packets(&self) -> Result<(), Error> {
+        let heal = commands::heal_packets(&group::delayer());
+        try_join_all(self.group.nodes().map(|n| n.run_quick(heal.clone()))).await.map(drop)
     }
 
     async fn observe(&self, within: Duration) -> Round {

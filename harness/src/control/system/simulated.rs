@@ -21,13 +21,14 @@ use std::time::Duration;
 
 use checkers::mastership::{NodeView, Round};
 use faults::Host;
+use faults::packet::{Behaviour, Links};
 use faults::partition::Grudge;
 use nodes::client::{Completed, MASTER_TTL, RequestError};
 use nodes::protocol::ReplicaId;
 use nodes::protocol::kv::Op;
 use nodes::protocol::message::{OpOutput, ReplyError};
 use nodes::runtime::config::GroupConfig;
-use nodes::sim::{NodeId, Sim, SimConfig, SimEvent};
+use nodes::sim::{Degradation, NodeId, Sim, SimConfig, SimEvent};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{Notify, oneshot};
@@ -267,6 +268,35 @@ impl System for SimulatedGroup {
 
     async fn heal(&self) -> Result<(), Error> {
         self.with(|sim, _| sim.heal());
+        Ok(())
+    }
+
+    /// The simulator's links are TCP connections: a packet fault degrades each of its links as
+    /// TCP would carry it ([`Degradation`]): the delay as added delay, loss as retransmission
+    /// time-outs, the rate as transmission time; duplication and reordering, which TCP undoes,
+    /// change nothing. The delayer's seed is not used: the simulation's own seed draws.
+    async fn packet(&self, links: &Links, behaviour: &Behaviour, _seed: u64) -> Result<(), Error> {
+        let degradation = Degradation {
+            delay: Duration::from_millis(behaviour.delay_ms.into()),
+            jitter: Duration::from_millis(behaviour.jitter_ms.into()),
+            loss: behaviour.loss_pct / 100.0,
+            rate: behaviour.rate_kbit.map(|k| k * 1000 / 8),
+        };
+        let pairs: Vec<(NodeId, NodeId)> = links
+            .0
+            .iter()
+            .flat_map(|(from, tos)| tos.iter().map(move |to| (from, to)))
+            .filter_map(|(from, to)| Some((self.node(from)?, self.node(to)?)))
+            .collect();
+        self.with(|sim, _| {
+            sim.restore_links();
+            pairs.into_iter().for_each(|(from, to)| sim.degrade(from, to, degradation));
+        });
+        Ok(())
+    }
+
+    async fn heal_packets(&self) -> Result<(), Error> {
+        self.with(|sim, _| sim.restore_links());
         Ok(())
     }
 

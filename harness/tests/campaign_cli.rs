@@ -46,14 +46,7 @@ fn a_shard_outside_one_to_n_is_bad_input() {
 
 /// A small campaign of the seeds' group, with and without a deliberate bug: valid and invalid
 /// runs, two of the same test in the same second.
-const TINY: &str = "name: tiny
-base: { time_limit: 10, nemesis_interval: 3, recovery_time: 10, stability_window: 3 }
-matrix:
-  nemesis: [partition, kill]
-  replica: [{ ack: every-member }]
-  bugs: [[], [no-self-monitoring]]
-seeds: [1, 2, 3]
-";
+const TINY: &str = include_str!("fixtures/tiny-campaign.yaml");
 
 fn splitbrain(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_splitbrain")).args(args).output().unwrap();

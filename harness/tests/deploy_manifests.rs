@@ -397,14 +397,7 @@ fn the_shards_of_the_deployed_campaign_hold_every_run_once() {
 
 /// A campaign of the seeds' group small enough to run often in the simulator, with a
 /// deliberate bug so that some of its runs are invalid.
-const TINY: &str = "name: tiny
-base: { time_limit: 10, nemesis_interval: 3, recovery_time: 10, stability_window: 3 }
-matrix:
-  nemesis: [partition, kill]
-  replica: [{ ack: every-member }]
-  bugs: [[], [no-self-monitoring]]
-seeds: [1, 2, 3]
-";
+const TINY: &str = include_str!("fixtures/tiny-campaign.yaml");
 
 /// The tiny campaign's file in `dir`, and its exit code when it runs whole (it must be invalid).
 fn tiny(dir: &Path) -> PathBuf {

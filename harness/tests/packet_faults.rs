@@ -183,6 +183,12 @@ async fn each_packet_effect_shows_in_the_counts_the_heal_restores_and_nothing_is
     seeds.setup().await.unwrap();
     apply(Behaviour { delay_ms: 10, ..Behaviour::default() }).await;
     assert_eq!(delayers().len(), 1, "a delayer left running, as after a SIGKILLed controller");
+    seeds.setup().await.unwrap();
+    let left = ours(&n1).await;
+    assert!(delayers().is_empty(), "the next run's setup stops what a crashed run left: {:?}", delayers());
+    assert!(!left.contains("5b01") && !left.contains("NFQUEUE") && !left.contains("statistic"), "{left}");
+    apply(Behaviour { delay_ms: 10, ..Behaviour::default() }).await;
+    assert_eq!(delayers().len(), 1, "left running again, for cluster down");
     drop(seeds);
     drop(cluster);
     assert!(delayers().is_empty(), "cluster down takes the delayer with its host: {:?}", delayers());

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 ./scripts/junit-schema.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The real-cluster tests deploy the replica and delayer binaries, which `cargo test` alone does not
+# build for a package without integration tests of its own.
+cargo build --workspace --bins --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -52,81 +52,127 @@ pub struct DeposedMaster {
 /// Explains every stretch of `ops` in which two servers were master at once and the one that
 /// gave way served clients meanwhile.
 pub fn explain(ops: &[Op]) -> Vec<DeposedMaster> {
-    let registrar = ops
-        .iter()
-        .find(|o| o.f == "history-start")
-        .and_then(|o| o.value.get("registrar")?.as_str())
-        .unwrap_or("the name server");
-    let mut rounds: Vec<(u64, Round)> = ops
-        .iter()
-        .filter(|o| o.process.is_observer() && o.f == "observe")
-        .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (o.time, r)))
-        .collect();
-    let windows = rivalries(&mut rounds);
-    let rounds: Vec<(u64, Round)> = rounds.into_iter().map(|(t, r)| (ms(t), r)).collect();
-    let mut out = Vec::new();
-    for window in &windows {
-        let after = rounds.iter().find(|(t, r)| *t > window.end_ms && r.single_master(false).is_ok());
-        let survivor = after.and_then(|(_, r)| r.single_master(false).ok());
-        for node in window.masters.iter().filter(|m| Some(*m) != survivor.as_ref()) {
-            let stepped_down_ms = rounds
-                .iter()
-                .filter(|(t, _)| *t > window.start_ms)
-                .find(|(_, r)| {
-                    r.nodes.get(node).is_some_and(|v| v.as_ref().is_none_or(|v| v.role != "Master"))
-                })
-                .map(|(t, _)| *t);
-            let registered: Vec<String> = rounds
-                .iter()
-                .find(|(t, _)| *t >= window.start_ms)
-                .and_then(|(_, r)| {
-                    let ids = r.registrations.as_ref()?;
-                    Some(ids.iter().map(|id| name_of(r, *id)).collect())
-                })
-                .unwrap_or_default();
-            let until = stepped_down_ms.unwrap_or(u64::MAX);
-            let served: Vec<&Op> = ops
-                .iter()
-                .filter(|o| o.process.is_client() && o.kind == OpType::Ok && o.node.as_deref() == Some(node))
-                .filter(|o| (window.start_ms..until).contains(&ms(o.time)))
-                .collect();
-            let cite = |o: &&Op| CitedOp {
-                index: o.index,
-                at_ms: ms(o.time),
-                process: match o.process {
-                    Process::Client(p) => p,
-                    Process::Named(_) => 0,
-                },
-                op: describe(o),
-            };
-            let acknowledged: Vec<CitedOp> = served.iter().filter(|o| o.f != "read").map(cite).collect();
-            let reads: Vec<CitedOp> = served.iter().filter(|o| o.f == "read").map(cite).collect();
-            if served.is_empty() {
+    let mut deeds = Deeds::new(ops);
+    ops.iter().for_each(|op| deeds.push(op));
+    deeds.finish()
+}
+
+/// [`explain`] as a fold: the deposed masters are found in the observer rounds first (any part
+/// of the history that holds them will do, such as its operations other than the clients'), then
+/// what each of them served is gathered from the client operations as they come.
+pub struct Deeds {
+    registrar: String,
+    suspects: Vec<Suspect>,
+}
+
+/// A master that gave way at the end of a split-brain window, and what it served until then.
+struct Suspect {
+    node: String,
+    rivals: Vec<String>,
+    from_ms: u64,
+    stepped_down_ms: Option<u64>,
+    registered: Vec<String>,
+    acknowledged: Vec<CitedOp>,
+    reads: Vec<CitedOp>,
+}
+
+impl Deeds {
+    /// The deposed masters that `ops`' observer rounds show, with nothing served yet.
+    pub fn new(ops: &[Op]) -> Deeds {
+        let registrar = ops
+            .iter()
+            .find(|o| o.f == "history-start")
+            .and_then(|o| o.value.get("registrar")?.as_str())
+            .unwrap_or("the name server")
+            .to_string();
+        let mut rounds: Vec<(u64, Round)> = ops
+            .iter()
+            .filter(|o| o.process.is_observer() && o.f == "observe")
+            .filter_map(|o| serde_json::from_value(o.value.clone()).ok().map(|r| (o.time, r)))
+            .collect();
+        let windows = rivalries(&mut rounds);
+        let rounds: Vec<(u64, Round)> = rounds.into_iter().map(|(t, r)| (ms(t), r)).collect();
+        let mut suspects = Vec::new();
+        for window in &windows {
+            let after = rounds.iter().find(|(t, r)| *t > window.end_ms && r.single_master(false).is_ok());
+            let survivor = after.and_then(|(_, r)| r.single_master(false).ok());
+            for node in window.masters.iter().filter(|m| Some(*m) != survivor.as_ref()) {
+                let stepped_down_ms = rounds
+                    .iter()
+                    .filter(|(t, _)| *t > window.start_ms)
+                    .find(|(_, r)| {
+                        r.nodes.get(node).is_some_and(|v| v.as_ref().is_none_or(|v| v.role != "Master"))
+                    })
+                    .map(|(t, _)| *t);
+                let registered: Vec<String> = rounds
+                    .iter()
+                    .find(|(t, _)| *t >= window.start_ms)
+                    .and_then(|(_, r)| {
+                        let ids = r.registrations.as_ref()?;
+                        Some(ids.iter().map(|id| name_of(r, *id)).collect())
+                    })
+                    .unwrap_or_default();
+                suspects.push(Suspect {
+                    node: node.clone(),
+                    rivals: window.masters.iter().filter(|m| *m != node).cloned().collect(),
+                    from_ms: window.start_ms,
+                    stepped_down_ms,
+                    registered,
+                    acknowledged: Vec::new(),
+                    reads: Vec::new(),
+                });
+            }
+        }
+        Deeds { registrar, suspects }
+    }
+
+    /// Takes the next operation into account: a client operation that a deposed master
+    /// acknowledged while a rival served is cited.
+    pub fn push(&mut self, o: &Op) {
+        let Process::Client(process) = o.process else { return };
+        if o.kind != OpType::Ok || self.suspects.is_empty() {
+            return;
+        }
+        let Some(node) = o.node.as_deref() else { return };
+        let at_ms = ms(o.time);
+        for s in self.suspects.iter_mut().filter(|s| s.node == node) {
+            if !(s.from_ms..s.stepped_down_ms.unwrap_or(u64::MAX)).contains(&at_ms) {
                 continue;
             }
-            let rivals: Vec<String> = window.masters.iter().filter(|m| *m != node).cloned().collect();
-            let words = words(
-                node,
-                &rivals,
-                window.start_ms,
-                stepped_down_ms,
-                (registrar, &registered),
-                &acknowledged,
-                &reads,
-            );
-            out.push(DeposedMaster {
-                node: node.clone(),
-                rivals,
-                from_ms: window.start_ms,
-                stepped_down_ms,
-                registered,
-                acknowledged,
-                reads,
-                words,
-            });
+            let cited = CitedOp { index: o.index, at_ms, process, op: describe(o) };
+            if o.f == "read" { s.reads.push(cited) } else { s.acknowledged.push(cited) }
         }
     }
-    out
+
+    /// Every deposed master that served clients, explained.
+    pub fn finish(self) -> Vec<DeposedMaster> {
+        let registrar = self.registrar;
+        self.suspects
+            .into_iter()
+            .filter(|s| !(s.acknowledged.is_empty() && s.reads.is_empty()))
+            .map(|s| {
+                let words = words(
+                    &s.node,
+                    &s.rivals,
+                    s.from_ms,
+                    s.stepped_down_ms,
+                    (&registrar, &s.registered),
+                    &s.acknowledged,
+                    &s.reads,
+                );
+                DeposedMaster {
+                    node: s.node,
+                    rivals: s.rivals,
+                    from_ms: s.from_ms,
+                    stepped_down_ms: s.stepped_down_ms,
+                    registered: s.registered,
+                    acknowledged: s.acknowledged,
+                    reads: s.reads,
+                    words,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The stretches with two or more masters, where a node that did not answer a round (paused,

@@ -248,34 +248,113 @@ pub struct Loaded {
     pub truncated: bool,
 }
 
-/// Reads the history at `path`, streaming; a last line cut short by a crash is skipped and
+/// Reads the history at `path` into memory; a last line cut short by a crash is skipped and
 /// reported, any other bad line is an error naming its line number.
 pub fn read(path: &Path) -> Result<Loaded, HistoryError> {
-    let file = File::open(path).map_err(|source| HistoryError::Io { path: path.into(), source })?;
-    let mut reader = BufReader::new(file);
-    let mut ops = Vec::new();
-    let mut line = String::new();
-    let mut number = 0;
-    loop {
-        line.clear();
-        let n =
-            reader.read_line(&mut line).map_err(|source| HistoryError::Io { path: path.into(), source })?;
-        if n == 0 {
-            return Ok(Loaded { ops, truncated: false });
-        }
-        number += 1;
-        let complete = line.ends_with('\n');
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Op>(text) {
-            Ok(op) => ops.push(op),
-            Err(_) if !complete => return Ok(Loaded { ops, truncated: true }),
-            Err(e) => {
-                return Err(HistoryError::Parse { path: path.into(), line: number, problem: e.to_string() });
+    let mut reader = Reader::open(path)?;
+    let ops = reader.by_ref().collect::<Result<Vec<Op>, HistoryError>>()?;
+    Ok(Loaded { ops, truncated: reader.truncated() })
+}
+
+/// The operations of a history file, one line at a time: memory for one line, however long the
+/// history. A last line cut short by a crash ends the operations (see [`Reader::truncated`]);
+/// any other bad line is an error naming its line number, after which the reader ends.
+pub struct Reader {
+    path: PathBuf,
+    reader: BufReader<File>,
+    line: String,
+    number: usize,
+    truncated: bool,
+    done: bool,
+}
+
+impl Reader {
+    /// Opens the history at `path`.
+    pub fn open(path: &Path) -> Result<Reader, HistoryError> {
+        let file = File::open(path).map_err(|source| HistoryError::Io { path: path.into(), source })?;
+        Ok(Reader {
+            path: path.into(),
+            reader: BufReader::with_capacity(1 << 16, file),
+            line: String::new(),
+            number: 0,
+            truncated: false,
+            done: false,
+        })
+    }
+
+    /// True once the reader has met a last line cut short, which it skipped.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<Op, HistoryError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            self.line.clear();
+            let n = match self.reader.read_line(&mut self.line) {
+                Ok(n) => n,
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err(HistoryError::Io { path: self.path.clone(), source }));
+                }
+            };
+            if n == 0 {
+                self.done = true;
+                return None;
+            }
+            self.number += 1;
+            let complete = self.line.ends_with('\n');
+            let text = self.line.trim();
+            if text.is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Op>(text) {
+                Ok(op) => return Some(Ok(op)),
+                Err(_) if !complete => {
+                    self.truncated = true;
+                    self.done = true;
+                }
+                Err(e) => {
+                    self.done = true;
+                    let problem = e.to_string();
+                    return Some(Err(HistoryError::Parse {
+                        path: self.path.clone(),
+                        line: self.number,
+                        problem,
+                    }));
+                }
             }
         }
+        None
+    }
+}
+
+/// A recorded history that a check may read from its start as often as it needs: in memory, or
+/// streamed from its file so that a history larger than memory can be checked.
+pub trait Source {
+    /// Calls `each` with every operation, in order.
+    fn each(&self, each: &mut dyn FnMut(&Op)) -> Result<(), HistoryError>;
+}
+
+impl Source for [Op] {
+    fn each(&self, each: &mut dyn FnMut(&Op)) -> Result<(), HistoryError> {
+        self.iter().for_each(each);
+        Ok(())
+    }
+}
+
+/// A history file as a [`Source`]: every reading streams it from disk again.
+pub struct HistoryFile(pub PathBuf);
+
+impl Source for HistoryFile {
+    fn each(&self, each: &mut dyn FnMut(&Op)) -> Result<(), HistoryError> {
+        for op in Reader::open(&self.0)? {
+            each(&op?);
+        }
+        Ok(())
     }
 }
 

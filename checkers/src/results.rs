@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::convergence::{self, ConvergenceResult};
 use crate::deposed::{self, DeposedMaster};
-use crate::history::Op;
+use crate::history::{HistoryError, Op, OpType, Source};
 use crate::linearizable::{self, Budget, LinearizableResult, Model};
 use crate::mastership::{self, MastershipResult};
 use crate::perf::{self, PerfResult};
@@ -187,37 +187,93 @@ impl Results {
 /// key) over the other keys' reads, writes and compare-and-sets (the register workload). A data
 /// checker that did not pass carries the deposed masters' explanations.
 pub fn check(ops: &[Op], chosen: &BTreeSet<Checker>) -> Results {
-    let mut checkers = check_unexplained(ops, chosen).checkers;
-    // The deposed masters' deeds explain a data checker that did not pass; found once.
-    let mut found: Option<Vec<DeposedMaster>> = None;
-    let mut explain = |deposed: &mut Vec<DeposedMaster>| {
-        *deposed = found.get_or_insert_with(|| deposed::explain(ops)).clone();
-    };
-    if let Some(l) = checkers.linearizable.as_mut().filter(|d| d.verdict() != Verdict::Valid) {
-        explain(&mut l.deposed_masters);
-    }
-    if let Some(s) = checkers.set.as_mut().filter(|d| d.verdict() != Verdict::Valid) {
-        explain(&mut s.deposed_masters);
-    }
-    Results::new(checkers)
+    check_history(ops, chosen).expect("a history in memory reads without error")
 }
 
 /// The verdicts of [`check`] without the deposed masters' explanations: for a search that only
 /// needs to know which checkers fail (shrinking a failing run).
 pub fn check_unexplained(ops: &[Op], chosen: &BTreeSet<Checker>) -> Results {
+    checked(ops, chosen, false).expect("a history in memory reads without error")
+}
+
+/// [`check`] over a history that may be larger than memory: it is read at most twice, start to
+/// end, and only its operations other than the clients' (the observer's rounds, the nemesis's
+/// faults, the harness's phases) are kept whole; the clients' are folded into each checker's
+/// compact state as they pass. An error is the history's (unreadable, or a bad line).
+pub fn check_history<H: Source + ?Sized>(
+    history: &H,
+    chosen: &BTreeSet<Checker>,
+) -> Result<Results, HistoryError> {
+    checked(history, chosen, true)
+}
+
+fn checked<H: Source + ?Sized>(
+    history: &H,
+    chosen: &BTreeSet<Checker>,
+    explain: bool,
+) -> Result<Results, HistoryError> {
     let on = |c: Checker| chosen.contains(&c);
-    let client = |f: &str| ops.iter().any(|o| o.process.is_client() && o.f == f);
-    let linearizable = on(Checker::Linearizable).then(|| register_ops(ops));
-    let linearizable = linearizable.filter(|registers| registers.iter().any(|o| o.process.is_client()));
-    let checkers = Checkers {
-        mastership: on(Checker::Mastership).then(|| mastership::check(ops)),
-        convergence: on(Checker::Convergence).then(|| convergence::check(ops)),
-        linearizable: linearizable.map(|registers| Data::new(linearizability(&registers))),
-        set: (on(Checker::Set) && client("append")).then(|| Data::new(set::check(ops))),
-        stats: on(Checker::Stats).then(|| stats::check(ops)),
-        perf: on(Checker::Perf).then(|| perf::check(ops)),
+    // First reading: what is not the clients', the keys appended to, counts and latencies.
+    let mut others: Vec<Op> = Vec::new();
+    let mut appends = set::Appends::default();
+    let mut stats = on(Checker::Stats).then(stats::Counter::default);
+    let mut perf = on(Checker::Perf).then(perf::Meter::default);
+    history.each(&mut |op| {
+        if op.process.is_client() {
+            appends.push(op);
+        } else {
+            others.push(op.clone());
+        }
+        stats.iter_mut().for_each(|s| s.push(op));
+        perf.iter_mut().for_each(|p| p.push(op));
+    })?;
+    let mut checkers = Checkers {
+        mastership: on(Checker::Mastership).then(|| mastership::check(&others)),
+        convergence: on(Checker::Convergence).then(|| convergence::check(&others)),
+        stats: stats.map(stats::Counter::finish),
+        perf: perf.map(perf::Meter::finish),
+        ..Checkers::default()
     };
-    Results::new(checkers)
+    // Second reading, for the data checkers: the appended keys' operations to the set checker,
+    // the others' to the linearizability search, and what deposed masters served.
+    let faults = others.iter().filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke);
+    let mut set = (on(Checker::Set) && !appends.is_empty()).then(|| set::Tally::new(appends.clone(), faults));
+    let mut registers = on(Checker::Linearizable).then(|| linearizable::Collector::new(Model::Register));
+    if set.is_none() && registers.is_none() {
+        return Ok(Results::new(checkers));
+    }
+    let mut deeds = explain.then(|| deposed::Deeds::new(&others));
+    let mut register_clients = false;
+    history.each(&mut |op| {
+        let client = op.process.is_client();
+        if client && appends.contains(op.key.as_deref()) {
+            set.iter_mut().for_each(|s| s.push(op));
+        } else if let Some(r) = registers.as_mut() {
+            r.push(op);
+            register_clients |= client;
+        }
+        deeds.iter_mut().for_each(|d| d.push(op));
+    })?;
+    checkers.set = set.map(|s| Data::new(s.finish()));
+    checkers.linearizable = registers.filter(|_| register_clients).map(|r| Data::new(linearizability(r)));
+    // The deposed masters' deeds explain a data checker that did not pass.
+    if let Some(deeds) = deeds {
+        let failed = |v: Verdict| v != Verdict::Valid;
+        let linearizable = checkers.linearizable.as_mut().filter(|d| failed(d.verdict()));
+        let set = checkers.set.as_mut().filter(|d| failed(d.verdict()));
+        let unexplained: Vec<&mut Vec<DeposedMaster>> = linearizable
+            .map(|d| &mut d.deposed_masters)
+            .into_iter()
+            .chain(set.map(|d| &mut d.deposed_masters))
+            .collect();
+        if !unexplained.is_empty() {
+            let explained = deeds.finish();
+            for deposed in unexplained {
+                deposed.clone_from(&explained);
+            }
+        }
+    }
+    Ok(Results::new(checkers))
 }
 
 /// Every checker.
@@ -225,20 +281,11 @@ pub fn all() -> BTreeSet<Checker> {
     Checker::ALL.into_iter().collect()
 }
 
-/// The history without the client operations on keys that were appended to (the set workload's,
-/// which the set checker judges): what is left are registers.
-fn register_ops(ops: &[Op]) -> Vec<&Op> {
-    let appended: BTreeSet<&Option<String>> =
-        ops.iter().filter(|o| o.process.is_client() && o.f == "append").map(|o| &o.key).collect();
-    ops.iter().filter(|o| !(o.process.is_client() && appended.contains(&o.key))).collect()
-}
-
 /// The register workload's client operations checked for linearizability; a history whose
 /// operations cannot be paired is `unknown`, with the reason.
-fn linearizability(ops: &[&Op]) -> LinearizableResult {
-    let model = Model::Register;
-    match linearizable::history_operations(ops.iter().copied(), model) {
-        Ok(operations) => linearizable::check(&operations, model, Budget::default()),
+fn linearizability(registers: linearizable::Collector) -> LinearizableResult {
+    match registers.finish() {
+        Ok(history) => linearizable::check(&history, Model::Register, Budget::default()),
         Err(e) => LinearizableResult {
             valid: Verdict::Unknown,
             keys: 0,

@@ -126,25 +126,15 @@ struct KeyLog {
     dense: Vec<Seen>,
     numbers: FxMap<Element, u32>,
     sparse: Vec<Seen>,
-    /// Acknowledged appends: the positions in the history of the invocation and the
-    /// acknowledgement, and the element's number.
-    acked: Vec<(u32, u32, Number)>,
 }
 
 impl KeyLog {
     fn new(dense_limit: u64) -> Self {
-        KeyLog {
-            dense_limit,
-            dense: Vec::new(),
-            numbers: FxMap::default(),
-            sparse: Vec::new(),
-            acked: Vec::new(),
-        }
+        KeyLog { dense_limit, dense: Vec::new(), numbers: FxMap::default(), sparse: Vec::new() }
     }
 
-    /// The number of the element `v`, recorded if new.
-    fn number(&mut self, v: &serde_json::Value) -> Number {
-        let e = Element::of(v);
+    /// The number of the element `e`, recorded if new.
+    fn number(&mut self, e: Element) -> Number {
         if let Element::Int(i) = e {
             if let Some(i) = u64::try_from(i).ok().filter(|&i| i < self.dense_limit) {
                 if self.dense.len() as u64 <= i {
@@ -179,162 +169,248 @@ impl KeyLog {
 
 /// Checks the appends and the final read of every key appended to.
 pub fn check(ops: &[Op]) -> SetResult {
-    // Each key's appends, so that its integers recorded by value take at most a few bytes per
-    // append.
-    let mut appends: FxMap<&str, u64> = FxMap::default();
-    let client_appends = ops.iter().filter(|op| op.process.is_client() && op.f == "append");
-    for op in client_appends.filter(|op| op.kind == OpType::Invoke) {
-        *appends.entry(op.key.as_deref().unwrap_or_default()).or_default() += 1;
+    let mut appends = Appends::default();
+    ops.iter().for_each(|op| appends.push(op));
+    let faults = ops.iter().filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke);
+    let mut tally = Tally::new(appends, faults);
+    ops.iter().for_each(|op| tally.push(op));
+    tally.finish()
+}
+
+/// The keys appended to and the appends invoked on each, counted in a first reading of the
+/// history: which keys are the set workload's, and what [`Tally`] sizes each key's records by.
+#[derive(Clone, Default)]
+pub struct Appends {
+    counts: FxMap<String, u64>,
+}
+
+impl Appends {
+    /// Takes the next operation into account.
+    pub fn push(&mut self, op: &Op) {
+        if !(op.process.is_client() && op.f == "append") {
+            return;
+        }
+        let invoked = u64::from(op.kind == OpType::Invoke);
+        let key = op.key.as_deref().unwrap_or_default();
+        match self.counts.get_mut(key) {
+            Some(n) => *n += invoked,
+            None => {
+                self.counts.insert(key.to_string(), invoked);
+            }
+        }
     }
-    // Per process: its open append's position in the history, key and element number.
-    let mut invoked: FxMap<u64, (u32, &str, Number)> = FxMap::default();
-    let mut slots: FxMap<&str, usize> = FxMap::default();
-    let mut keys: Vec<(&str, KeyLog)> = Vec::new();
-    let mut last: Option<(&str, usize)> = None;
-    let mut reads: HashMap<&str, (u64, &serde_json::Value)> = HashMap::new();
-    // Positions are u32: a history of 2^32 operations would not fit in memory.
-    for (at, op) in ops.iter().enumerate() {
-        let Process::Client(p) = op.process else { continue };
+
+    /// True when no client appended: the history is not the set workload's.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// True when `key` was appended to.
+    pub fn contains(&self, key: Option<&str>) -> bool {
+        self.counts.contains_key(key.unwrap_or_default())
+    }
+}
+
+/// An acknowledged append: when it was invoked and acknowledged, the acknowledging node (by
+/// number in [`Tally::nodes`]) and the element's number.
+type Acked = (u64, u64, u32, Number);
+
+/// The set checker as a fold over a history read in order (after [`Appends`] counted it): a
+/// byte or so per element, an entry per acknowledged append, and the keys' last reads.
+pub struct Tally {
+    appends: Appends,
+    /// The nemesis's invocations: time and function.
+    faults: Vec<(u64, String)>,
+    /// Per process: its open append's invocation time and element.
+    invoked: FxMap<u64, (u64, Element)>,
+    slots: FxMap<String, usize>,
+    keys: Vec<(String, KeyLog, Vec<Acked>)>,
+    last: Option<usize>,
+    /// Each key's last successful read: its history index and value.
+    reads: HashMap<String, (u64, serde_json::Value)>,
+    /// The acknowledging nodes, numbered by first appearance.
+    nodes: Vec<Option<String>>,
+}
+
+impl Tally {
+    /// A fold for the history whose appends `appends` counted and whose nemesis invoked `faults`.
+    pub fn new<'a>(appends: Appends, faults: impl IntoIterator<Item = &'a Op>) -> Tally {
+        Tally {
+            appends,
+            faults: faults.into_iter().map(|o| (o.time, o.f.clone())).collect(),
+            invoked: FxMap::default(),
+            slots: FxMap::default(),
+            keys: Vec::new(),
+            last: None,
+            reads: HashMap::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// Takes the next operation into account.
+    pub fn push(&mut self, op: &Op) {
+        let Process::Client(p) = op.process else { return };
         let key = op.key.as_deref().unwrap_or_default();
         if op.f != "append" {
-            if op.f == "read" && op.kind == OpType::Ok {
-                reads.insert(key, (op.index, &op.value));
+            if op.f == "read" && op.kind == OpType::Ok && self.appends.contains(Some(key)) {
+                self.reads.insert(key.to_string(), (op.index, op.value.clone()));
             }
-            continue;
+            return;
         }
         let invocation = match op.kind {
             OpType::Invoke => None,
-            _ => match invoked.remove(&p) {
+            _ => match self.invoked.remove(&p) {
                 Some(invocation) => Some(invocation),
-                None => continue,
+                None => return,
             },
         };
-        let slot = match last {
-            Some((k, slot)) if k == key => slot,
-            _ => {
-                let slot = *slots.entry(key).or_insert_with(|| {
-                    let limit = 4 * appends.get(key).copied().unwrap_or(0) + 1024;
-                    keys.push((key, KeyLog::new(limit)));
-                    keys.len() - 1
-                });
-                last = Some((key, slot));
-                slot
-            }
-        };
-        let log = &mut keys[slot].1;
-        let Some((start, invoked_key, n)) = invocation else {
-            let n = log.number(&op.value);
+        let slot = self.slot(key);
+        let (_, log, acked) = &mut self.keys[slot];
+        let Some((invoked_at, element)) = invocation else {
+            let element = Element::of(&op.value);
+            let n = log.number(element.clone());
             log.seen(n).0 |= Seen::ATTEMPTED;
-            invoked.insert(p, (at as u32, key, n));
-            continue;
+            self.invoked.insert(p, (op.time, element));
+            return;
         };
-        // The element's number is its invocation key's; a completion on another key (a
-        // malformed history) numbers it in its own.
-        let n = if invoked_key == key { n } else { log.number(&ops[start as usize].value) };
+        // The element is its invocation's; a completion on another key (a malformed history)
+        // records it in its own.
+        let n = log.number(element);
         match op.kind {
-            OpType::Ok => log.acked.push((start, at as u32, n)),
+            OpType::Ok => {
+                let node = match self.nodes.iter().position(|n| *n == op.node) {
+                    Some(i) => i,
+                    None => {
+                        self.nodes.push(op.node.clone());
+                        self.nodes.len() - 1
+                    }
+                };
+                acked.push((invoked_at, op.time, node as u32, n));
+            }
             OpType::Fail => log.seen(n).0 |= Seen::FAILED,
             _ => log.seen(n).0 |= Seen::UNKNOWN,
         }
     }
-    keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let faults: Vec<(u64, String)> = ops
-        .iter()
-        .filter(|o| o.process.is_nemesis() && o.kind == OpType::Invoke)
-        .map(|o| (o.time, o.f.clone()))
-        .collect();
-    let mut result = SetResult {
-        valid: Verdict::Valid,
-        acknowledged: 0,
-        read: 0,
-        lost: Vec::new(),
-        unexpected: Vec::new(),
-        recovered: Vec::new(),
-        duplicated: Vec::new(),
-        reason: None,
-    };
-    let mut unknown_reasons = Vec::new();
-    for (key, mut log) in keys {
-        result.acknowledged += log.acked.len();
-        let read: &[serde_json::Value] = match reads.remove(key) {
+
+    /// The slot of `key`'s records, made when new.
+    fn slot(&mut self, key: &str) -> usize {
+        if let Some(slot) = self.last.filter(|&s| self.keys[s].0 == key) {
+            return slot;
+        }
+        let slot = match self.slots.get(key) {
+            Some(&slot) => slot,
             None => {
-                unknown_reasons.push(format!("key {key:?} has no final read"));
-                continue;
-            }
-            Some((_, serde_json::Value::Null)) => &[],
-            Some((_, serde_json::Value::Array(items))) => items,
-            Some((index, other)) => {
-                unknown_reasons.push(format!(
-                    "the final read of key {key:?} (history line {}) is {other}, not a list",
-                    index + 1
-                ));
-                continue;
+                let limit = 4 * self.appends.counts.get(key).copied().unwrap_or(0) + 1024;
+                self.keys.push((key.to_string(), KeyLog::new(limit), Vec::new()));
+                self.slots.insert(key.to_string(), self.keys.len() - 1);
+                self.keys.len() - 1
             }
         };
-        result.read += read.len();
-        for v in read {
-            let n = log.number(v);
-            log.seen(n).read();
-        }
-        result.lost.extend(log.acked.iter().filter(|&&(.., n)| !log.get(n).has(Seen::READ)).map(
-            |&(start, end, _)| {
-                let (invoke, ack) = (&ops[start as usize], &ops[end as usize]);
-                let (start, end) = (invoke.time, ack.time);
-                Lost {
-                    element: invoke.value.clone(),
-                    written_ms: (start / 1_000_000, end / 1_000_000),
-                    node: ack.node.clone(),
-                    faults_nearby: faults
-                        .iter()
-                        .filter(|(t, _)| *t + NEARBY_NS >= start && *t <= end + NEARBY_NS)
-                        .map(|(t, f)| FaultEvent { at_ms: t / 1_000_000, f: f.clone() })
-                        .collect(),
-                }
-            },
-        ));
-        // Each list in the elements' order.
-        let (mut unexpected, mut recovered, mut duplicated) = (Vec::new(), Vec::new(), Vec::new());
-        let mut sort = |e: Element, seen: Seen| {
-            if !seen.has(Seen::READ) {
-                return;
-            }
-            if !seen.has(Seen::ATTEMPTED) || seen.has(Seen::FAILED) {
-                unexpected.push(e.clone());
-            }
-            if seen.has(Seen::UNKNOWN) {
-                recovered.push(e.clone());
-            }
-            if seen.has(Seen::READ_AGAIN) {
-                duplicated.push(e);
-            }
-        };
-        for (i, &seen) in log.dense.iter().enumerate() {
-            if seen.has(Seen::READ) {
-                sort(Element::Int(i as i64), seen);
-            }
-        }
-        for (e, &n) in &log.numbers {
-            sort(e.clone(), log.sparse[n as usize]);
-        }
-        for (list, out) in [
-            (&mut unexpected, &mut result.unexpected),
-            (&mut recovered, &mut result.recovered),
-            (&mut duplicated, &mut result.duplicated),
-        ] {
-            list.sort_unstable();
-            out.extend(list.iter().map(Element::value));
-        }
+        self.last = Some(slot);
+        slot
     }
-    result.valid =
-        if !result.lost.is_empty() || !result.unexpected.is_empty() || !result.duplicated.is_empty() {
-            Verdict::Invalid
-        } else if !unknown_reasons.is_empty() {
-            result.reason = Some(unknown_reasons.join("; "));
-            Verdict::Unknown
-        } else {
-            Verdict::Valid
+
+    /// The result over every operation pushed.
+    pub fn finish(self) -> SetResult {
+        let Tally { faults, mut keys, mut reads, nodes, .. } = self;
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut result = SetResult {
+            valid: Verdict::Valid,
+            acknowledged: 0,
+            read: 0,
+            lost: Vec::new(),
+            unexpected: Vec::new(),
+            recovered: Vec::new(),
+            duplicated: Vec::new(),
+            reason: None,
         };
-    result
+        let mut unknown_reasons = Vec::new();
+        for (key, mut log, acked) in keys {
+            result.acknowledged += acked.len();
+            let read: Vec<serde_json::Value> = match reads.remove(&key) {
+                None => {
+                    unknown_reasons.push(format!("key {key:?} has no final read"));
+                    continue;
+                }
+                Some((_, serde_json::Value::Null)) => Vec::new(),
+                Some((_, serde_json::Value::Array(items))) => items,
+                Some((index, other)) => {
+                    unknown_reasons.push(format!(
+                        "the final read of key {key:?} (history line {}) is {other}, not a list",
+                        index + 1
+                    ));
+                    continue;
+                }
+            };
+            result.read += read.len();
+            for v in &read {
+                let n = log.number(Element::of(v));
+                log.seen(n).read();
+            }
+            let lost: Vec<&Acked> = acked.iter().filter(|&&(.., n)| !log.get(n).has(Seen::READ)).collect();
+            if !lost.is_empty() {
+                let elements: FxMap<u32, &Element> = log.numbers.iter().map(|(e, &n)| (n, e)).collect();
+                let element = |n: Number| match n.checked_sub(log.dense_limit) {
+                    None => Element::Int(n as i64).value(),
+                    Some(i) => elements[&(i as u32)].value(),
+                };
+                result.lost.extend(lost.into_iter().map(|&(start, end, node, n)| {
+                    Lost {
+                        element: element(n),
+                        written_ms: (start / 1_000_000, end / 1_000_000),
+                        node: nodes[node as usize].clone(),
+                        faults_nearby: faults
+                            .iter()
+                            .filter(|(t, _)| *t + NEARBY_NS >= start && *t <= end + NEARBY_NS)
+                            .map(|(t, f)| FaultEvent { at_ms: t / 1_000_000, f: f.clone() })
+                            .collect(),
+                    }
+                }));
+            }
+            // Each list in the elements' order.
+            let (mut unexpected, mut recovered, mut duplicated) = (Vec::new(), Vec::new(), Vec::new());
+            let mut sort = |e: Element, seen: Seen| {
+                if !seen.has(Seen::READ) {
+                    return;
+                }
+                if !seen.has(Seen::ATTEMPTED) || seen.has(Seen::FAILED) {
+                    unexpected.push(e.clone());
+                }
+                if seen.has(Seen::UNKNOWN) {
+                    recovered.push(e.clone());
+                }
+                if seen.has(Seen::READ_AGAIN) {
+                    duplicated.push(e);
+                }
+            };
+            for (i, &seen) in log.dense.iter().enumerate() {
+                if seen.has(Seen::READ) {
+                    sort(Element::Int(i as i64), seen);
+                }
+            }
+            for (e, &n) in &log.numbers {
+                sort(e.clone(), log.sparse[n as usize]);
+            }
+            for (list, out) in [
+                (&mut unexpected, &mut result.unexpected),
+                (&mut recovered, &mut result.recovered),
+                (&mut duplicated, &mut result.duplicated),
+            ] {
+                list.sort_unstable();
+                out.extend(list.iter().map(Element::value));
+            }
+        }
+        result.valid =
+            if !result.lost.is_empty() || !result.unexpected.is_empty() || !result.duplicated.is_empty() {
+                Verdict::Invalid
+            } else if !unknown_reasons.is_empty() {
+                result.reason = Some(unknown_reasons.join("; "));
+                Verdict::Unknown
+            } else {
+                Verdict::Valid
+            };
+        result
+    }
 }
 
 #[cfg(test)]

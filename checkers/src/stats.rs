@@ -31,11 +31,29 @@ pub struct StatsResult {
 
 /// Counts the completions of client operations.
 pub fn check(ops: &[Op]) -> StatsResult {
-    let mut by_f: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut total = Counts::default();
-    for op in ops.iter().filter(|o| o.process.is_client()) {
-        let slot = by_f.entry(op.f.clone()).or_default();
-        for counts in [slot, &mut total] {
+    let mut counter = Counter::default();
+    ops.iter().for_each(|op| counter.push(op));
+    counter.finish()
+}
+
+/// The stats checker as a fold over a history read once, in order.
+#[derive(Default)]
+pub struct Counter {
+    by_f: BTreeMap<String, Counts>,
+    total: Counts,
+}
+
+impl Counter {
+    /// Takes the next operation into account.
+    pub fn push(&mut self, op: &Op) {
+        if !op.process.is_client() {
+            return;
+        }
+        let slot = match self.by_f.get_mut(&op.f) {
+            Some(slot) => slot,
+            None => self.by_f.entry(op.f.clone()).or_default(),
+        };
+        for counts in [slot, &mut self.total] {
             match op.kind {
                 OpType::Ok => counts.ok += 1,
                 OpType::Fail => counts.fail += 1,
@@ -44,12 +62,17 @@ pub fn check(ops: &[Op]) -> StatsResult {
             }
         }
     }
-    let valid = match (total.ok, total.fail + total.info) {
-        (0, 0) => Verdict::Unknown,
-        (0, _) => Verdict::Invalid,
-        _ => Verdict::Valid,
-    };
-    StatsResult { valid, total, by_f }
+
+    /// The result over every operation pushed.
+    pub fn finish(self) -> StatsResult {
+        let Counter { by_f, total } = self;
+        let valid = match (total.ok, total.fail + total.info) {
+            (0, 0) => Verdict::Unknown,
+            (0, _) => Verdict::Invalid,
+            _ => Verdict::Valid,
+        };
+        StatsResult { valid, total, by_f }
+    }
 }
 
 #[cfg(test)]

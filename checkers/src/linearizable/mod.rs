@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use history::{History, Operation};
 pub use model::{Call, Model, Ret, Val};
-pub use parse::{Format, ParseError, history_operations, operations, read_operations};
+pub use parse::{Collector, Format, ParseError, history_operations, operations, read_operations};
 use search::{Outcome, Search};
 
 use crate::verdict::Verdict;

@@ -5,21 +5,22 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use checkers::history;
+use checkers::history::HistoryFile;
 use checkers::results::{self, Checked, Checker, Results};
 
 use crate::error::Error;
 
-/// Reads `dir/history.jsonl`, as a run or an earlier crash left it.
-pub fn load(dir: &Path) -> Result<Vec<history::Op>, Error> {
-    let path = dir.join("history.jsonl");
-    history::read(&path).map(|loaded| loaded.ops).map_err(|e| Error::file(&path, e))
+/// The history of the run stored in `dir`: its `history.jsonl`, as a run or an earlier crash
+/// left it, read from the file each time a check goes through it.
+pub fn history(dir: &Path) -> HistoryFile {
+    HistoryFile(dir.join("history.jsonl"))
 }
 
-/// Runs the `chosen` checkers over `ops`, those of them that fit its workload (see
-/// [`results::check`]).
-pub fn analyze(ops: &[history::Op], chosen: &BTreeSet<Checker>) -> Results {
-    results::check(ops, chosen)
+/// Runs the `chosen` checkers that fit the run stored in `dir` over its history, streamed from
+/// its file (see [`results::check_history`]): a history larger than memory is checked too.
+pub fn analyze(dir: &Path, chosen: &BTreeSet<Checker>) -> Result<Results, Error> {
+    let history = history(dir);
+    results::check_history(&history, chosen).map_err(|e| Error::file(&history.0, e))
 }
 
 /// The console's closing lines: each checker's verdict and key figures.

@@ -12,6 +12,8 @@ use checkers::results::Results;
 use checkers::verdict::Verdict;
 use maud::{DOCTYPE, Markup, html};
 
+use super::excerpt::Excerpt;
+
 const WIDTH: f64 = 1000.0;
 const LANE: f64 = 26.0;
 /// Client operations listed at most.
@@ -23,8 +25,10 @@ pub const MAX_OPS_DRAWN: usize = 2000;
 /// The SVG namespace every plot declares.
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 
-/// The page for the run of test `name`, stored in `dir` (where the node logs are).
-pub fn report(name: &str, results: &Results, ops: &[Op], dir: &Path) -> String {
+/// The page for the run of test `name`, stored in `dir` (where the node logs are), drawn from
+/// `excerpt` of its history.
+pub fn report(name: &str, results: &Results, excerpt: &Excerpt, dir: &Path) -> String {
+    let ops = excerpt.ops.as_slice();
     let first = ops.iter().map(|o| o.time / 1_000_000).min().unwrap_or(0);
     let last = ops.iter().map(|o| o.time / 1_000_000).max().unwrap_or(0);
     let span = Span { first, last: last.max(first + 1) };
@@ -47,6 +51,13 @@ pub fn report(name: &str, results: &Results, ops: &[Op], dir: &Path) -> String {
                     "fault schedule: " (schedule.summary()) " ("
                     a href="schedule.yaml" { "schedule.yaml" }
                     ", to run again with " code { "--replay" } ")"
+                }
+                @if excerpt.stride > 1 {
+                    p id="excerpt" {
+                        "The history holds " (excerpt.invocations) " client operations: the plots and tables below show one in "
+                        (excerpt.stride) ", evenly spaced, each with its completion; the checkers read them all ("
+                        a href="history.jsonl" { "history.jsonl" } ")."
+                    }
                 }
                 (checkers_table(results))
                 (anomalies(results, ops, dir))

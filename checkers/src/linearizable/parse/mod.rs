@@ -113,11 +113,38 @@ pub fn history_operations<'a>(
     ops: impl IntoIterator<Item = &'a HistoryOp>,
     model: Model,
 ) -> Result<History, ParseError> {
-    let mut pairing = Pairing::new(Format::Jsonl, model);
-    for op in ops {
-        jsonl::op(op.index as usize + 1, op, &mut pairing)?;
+    let mut collector = Collector::new(model);
+    ops.into_iter().for_each(|op| collector.push(op));
+    collector.finish()
+}
+
+/// [`history_operations`] as a fold: this project's operations paired as they come, so that a
+/// history read once from its file needs memory only for the search's compact form of it.
+pub struct Collector {
+    pairing: Pairing,
+    error: Option<ParseError>,
+}
+
+impl Collector {
+    /// A fold that pairs operations for `model`.
+    pub fn new(model: Model) -> Collector {
+        Collector { pairing: Pairing::new(Format::Jsonl, model), error: None }
     }
-    Ok(pairing.finish())
+
+    /// Takes the next operation in; after the first that cannot be paired, the rest are ignored.
+    pub fn push(&mut self, op: &HistoryOp) {
+        if self.error.is_none() {
+            self.error = jsonl::op(op.index as usize + 1, op, &mut self.pairing).err();
+        }
+    }
+
+    /// The paired operations, or the first problem met.
+    pub fn finish(self) -> Result<History, ParseError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.pairing.finish()),
+        }
+    }
 }
 
 /// Who an event is by.

@@ -239,23 +239,6 @@ impl HistoryWriter {
     }
 }
 
-/// What reading a whole history gave.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Loaded {
-    /// Every complete operation, in order.
-    pub ops: Vec<Op>,
-    /// True when the last line was cut short (a crash while writing) and was skipped.
-    pub truncated: bool,
-}
-
-/// Reads the history at `path` into memory; a last line cut short by a crash is skipped and
-/// reported, any other bad line is an error naming its line number.
-pub fn read(path: &Path) -> Result<Loaded, HistoryError> {
-    let mut reader = Reader::open(path)?;
-    let ops = reader.by_ref().collect::<Result<Vec<Op>, HistoryError>>()?;
-    Ok(Loaded { ops, truncated: reader.truncated() })
-}
-
 /// The operations of a history file, one line at a time: memory for one line, however long the
 /// history. A last line cut short by a crash ends the operations (see [`Reader::truncated`]);
 /// any other bad line is an error naming its line number, after which the reader ends.
@@ -398,14 +381,15 @@ mod tests {
         w.flush().unwrap();
         drop(w);
         let mut text = std::fs::read_to_string(&path).unwrap();
-        let loaded = read(&path).unwrap();
-        assert_eq!(loaded.ops.iter().map(|o| o.index).collect::<Vec<_>>(), [0, 1, 2]);
+        let ops: Vec<Op> = Reader::open(&path).unwrap().map(Result::unwrap).collect();
+        assert_eq!(ops.iter().map(|o| o.index).collect::<Vec<_>>(), [0, 1, 2]);
         text.push_str(r#"{"index":3,"time":9,"proc"#);
         std::fs::write(&path, &text).unwrap();
-        let loaded = read(&path).unwrap();
-        assert!(loaded.truncated && loaded.ops.len() == 3);
+        let mut reader = Reader::open(&path).unwrap();
+        let ops: Vec<Op> = reader.by_ref().map(Result::unwrap).collect();
+        assert!(reader.truncated() && ops.len() == 3);
         std::fs::write(&path, text.replace(r#"{"index":3,"time":9,"proc"#, "garbage\n")).unwrap();
-        let err = read(&path).unwrap_err().to_string();
+        let err = Reader::open(&path).unwrap().find_map(Result::err).unwrap().to_string();
         assert!(err.contains("history.jsonl:4"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

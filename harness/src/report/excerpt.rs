@@ -27,7 +27,7 @@ impl Excerpt {
     /// The excerpt of `history`, which keeps also the operations whose indices are in `wanted`
     /// (those the checkers' results point at).
     pub fn of<H: Source + ?Sized>(history: &H, wanted: &BTreeSet<u64>) -> Result<Excerpt, HistoryError> {
-        let mut sample = Sample::default();
+        let mut sample = Sample { stride: 1, ..Sample::default() };
         history.each(&mut |op| sample.push(op, wanted))?;
         Ok(sample.finish())
     }
@@ -54,7 +54,6 @@ struct Sample {
 
 impl Sample {
     fn push(&mut self, op: &Op, wanted: &BTreeSet<u64>) {
-        self.stride = self.stride.max(1);
         let Process::Client(p) = op.process else {
             self.others.push(op.clone());
             return;
@@ -98,7 +97,7 @@ impl Sample {
         ops.extend(self.clients.into_iter().map(|(_, op)| op));
         ops.sort_by_key(|o| o.index);
         ops.dedup_by_key(|o| o.index);
-        Excerpt { ops, invocations: self.invocations, stride: self.stride.max(1) }
+        Excerpt { ops, invocations: self.invocations, stride: self.stride }
     }
 }
 

@@ -112,6 +112,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A plot of `report.html` could not be drawn.
+    #[error("report.html: the {plot} plot")]
+    Plot {
+        /// The plot.
+        plot: &'static str,
+        /// What plotters failed at.
+        #[source]
+        source: plotters::drawing::DrawingAreaErrorKind<std::io::Error>,
+    },
     /// An uploaded file's checksum differs on the host.
     #[error("ssh {host}: {path}: checksum after upload is {found}, expected {expected}")]
     Checksum {

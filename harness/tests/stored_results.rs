@@ -124,6 +124,83 @@ fn the_report_is_self_contained_and_shows_lanes_faults_and_the_split_brain() {
     insta::assert_snapshot!("split_brain_report_structure", structure(&html));
 }
 
+/// The `<svg id="id">` of the page `html`, and the rest of its section.
+fn svg_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let svg = html.split(&format!("<svg id=\"{id}\"")).nth(1).and_then(|s| s.split("</section>").next());
+    svg.unwrap_or_else(|| panic!("no <svg id=\"{id}\"> in the page"))
+}
+
+/// The number of the attribute `name` of the first element of `element`.
+fn attr(element: &str, name: &str) -> f64 {
+    let value = element.split(&format!(" {name}=\"")).nth(1).and_then(|v| v.split('"').next());
+    value.and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no number {name} in {element}"))
+}
+
+/// The `<text>` elements of `svg`: each one's x and its words.
+fn texts(svg: &str) -> Vec<(f64, String)> {
+    svg.split("<text ")
+        .skip(1)
+        .map(|t| {
+            let words = t.split_once('>').and_then(|(_, w)| w.split("</text>").next()).unwrap_or_default();
+            (attr(&format!(" {t}"), "x"), words.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_plot_has_a_time_axis_in_seconds_a_named_value_axis_a_legend_and_the_fault_windows() {
+    let report = |fault| {
+        let root = fixture_with(true, fault);
+        let run = root.path().join("fixture").join("run");
+        harness::report::reanalyze(&run, &checkers::results::all()).unwrap();
+        std::fs::read_to_string(run.join("report.html")).unwrap()
+    };
+    let (split, packet) = (report(("partition", "heal")), report(("packet", "heal-packet")));
+    let outcomes = ["ok", "fail", "unknown (info)"];
+    for (id, axis, keys) in [
+        ("mastership", "node", &["Master", "Backup", "WaitElection", "down"][..]),
+        ("latencies", "latency (ms)", &outcomes[..]),
+        ("rates", "operations/s", &outcomes[..]),
+        ("operations-timeline", "client process", &outcomes[..]),
+    ] {
+        let svg = svg_of(&split, id);
+        let texts = texts(svg);
+        let words: Vec<&str> = texts.iter().map(|t| t.1.as_str()).collect();
+        assert!(words.contains(&"time since the test started"), "{id}: the time axis is named: {words:?}");
+        assert!(words.contains(&axis), "{id}: the value axis is named {axis:?}: {words:?}");
+        for key in keys.iter().chain(&["fault: partition", "split brain"]) {
+            assert!(words.contains(key), "{id}: the legend explains {key:?}: {words:?}");
+        }
+        let packet_words: Vec<String> = self::texts(svg_of(&packet, id)).into_iter().map(|t| t.1).collect();
+        assert!(
+            packet_words.iter().any(|w| w == "fault: packet")
+                && !packet_words.iter().any(|w| w == "fault: partition"),
+            "{id}: the legend names the faults the run had, and only those: {packet_words:?}"
+        );
+        // Tick labels in seconds since the test started, left to right.
+        let ticks: Vec<(f64, f64)> = texts
+            .iter()
+            .filter_map(|(x, w)| Some((*x, w.strip_suffix(" s")?.parse::<f64>().ok()?)))
+            .collect();
+        assert!(ticks.len() >= 3, "{id}: time ticks: {words:?}");
+        assert!(ticks.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1), "{id}: {ticks:?}");
+        // The partition's window, from 200 to 400 ms, lies where the time axis says those are.
+        let window = svg.split("<rect class=\"fault\"").nth(1).expect("a fault window");
+        assert!(window.contains("<title>partition 200-400 ms</title>"), "{id}: {window}");
+        let ((x0, s0), (x1, s1)) = (ticks[0], ticks[ticks.len() - 1]);
+        let at = |s: f64| x0 + (s - s0) / (s1 - s0) * (x1 - x0);
+        let (x, width) = (attr(window, "x"), attr(window, "width"));
+        assert!((x - at(0.2)).abs() <= 1.5 && (x + width - at(0.4)).abs() <= 1.5, "{id}: {x} + {width}");
+    }
+    // The legend's glyphs are the colours the page paints the lanes with.
+    let mastership = svg_of(&split, "mastership");
+    for class in ["Master", "Backup", "WaitElection", "down"] {
+        let css = split.split(&format!(".{class}{{fill:#")).nth(1).expect("a CSS rule per lane class");
+        let colour = css[..6].to_uppercase();
+        assert!(mastership.contains(&format!("fill=\"#{colour}\"")), "the legend shows {class} in #{colour}");
+    }
+}
+
 #[test]
 fn headless_chromium_renders_the_report_with_its_timeline_and_no_errors() {
     let root = fixture(true);

@@ -22,7 +22,8 @@ fn timeline(ack: AckMode, workload: Workload, seed: u64) -> (results::Results, S
     let results = results::check(&history, &results::all());
     let no_logs = std::path::Path::new("no-such-run");
     let excerpt = harness::report::excerpt::Excerpt::whole(&history);
-    let page = harness::report::html::report("anomalies", &results, &excerpt, no_logs);
+    let page =
+        harness::report::html::report("anomalies", &results, &excerpt, no_logs).expect("the plots draw");
     let svg = page.split("<svg id=\"mastership\"").nth(1).and_then(|s| s.split("</svg>").next());
     (results, svg.expect("a mastership timeline").to_string())
 }

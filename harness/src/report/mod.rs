@@ -5,6 +5,8 @@
 pub mod excerpt;
 pub mod html;
 pub mod junit;
+mod links;
+mod plots;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -34,7 +36,7 @@ pub fn write<H: Source + ?Sized>(dir: &Path, results: &Results, history: &H) -> 
     write("junit.xml", junit::junit(&name, results))?;
     let excerpt =
         Excerpt::of(history, &wanted(results)).map_err(|e| Error::file(dir.join("history.jsonl"), e))?;
-    write("report.html", html::report(&name, results, &excerpt, dir))?;
+    write("report.html", html::report(&name, results, &excerpt, dir)?)?;
     write("schedule.yaml", Schedule::of_history(&excerpt.ops).to_yaml())
 }
 

@@ -74,8 +74,9 @@ pub(crate) type Dot = (f64, f64, Paint);
 
 /// A drawn frame: the SVG plotters wrote, and where its plotting area lies.
 pub(crate) struct Frame {
-    /// The `<svg>` element plotters wrote.
-    pub(crate) svg: String,
+    /// The elements plotters drew, without the `<svg>` element it wrote around them: the
+    /// plot's own `<svg>` holds them and the marks drawn over them.
+    pub(crate) elements: String,
     /// The plotting area, to place marks over it.
     pub(crate) area: Area,
     /// The frame's height in pixels.
@@ -183,6 +184,14 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, keys: &[Key]) -> Result<(),
         .draw()
 }
 
+/// What lies inside the outermost element of `svg`, plotters' document (`<svg ...>` on a line
+/// of its own, the elements, `</svg>`).
+fn inside(svg: &str) -> &str {
+    let start = svg.find(">\n").map_or(0, |i| i + 2);
+    let end = svg.rfind("</svg>").unwrap_or(svg.len()).max(start);
+    &svg[start..end]
+}
+
 /// Draws a frame over `span` whose plotting area is at least `content` pixels high (more when
 /// the legend needs it), with the `values` axis, the legend `keys`, and `dots`.
 pub(crate) fn draw(
@@ -253,7 +262,7 @@ pub(crate) fn draw(
             top_value,
         }
     };
-    Ok(Frame { svg, area, height })
+    Ok(Frame { elements: inside(&svg).to_string(), area, height })
 }
 
 #[cfg(test)]
@@ -277,6 +286,7 @@ mod tests {
         assert_eq!((a.x(1000), a.x(3000)), (a.left, a.right));
         assert_eq!(a.x(2000), (a.left + a.right) / 2.0);
         assert_eq!((a.y(0.0), a.y(10.0), a.y(20.0)), (a.bottom, a.top, a.top), "clamped at the top");
-        assert!(frame.svg.starts_with("<svg ") && frame.svg.trim_end().ends_with("</svg>"));
+        assert!(!frame.elements.contains("svg") && frame.elements.contains("<text "), "{}", frame.elements);
+        assert_eq!(inside("<svg width=\"1\">\n<rect/>\n</svg>\n"), "<rect/>\n");
     }
 }

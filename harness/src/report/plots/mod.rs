@@ -60,7 +60,7 @@ fn outcome_keys(results: &Results) -> Vec<Key> {
 fn svg(id: &str, frame: &Frame, overlay: Markup) -> Markup {
     html! {
         svg id=(id) xmlns=(SVG_NS) width=(WIDTH) height=(frame.height) viewBox=(format!("0 0 {WIDTH} {}", frame.height)) {
-            (PreEscaped(&frame.svg))
+            (PreEscaped(&frame.elements))
             (overlay)
         }
     }

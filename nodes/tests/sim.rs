@@ -7,9 +7,10 @@ use nodes::protocol::bugs::{Bug, Bugs};
 use nodes::protocol::kv::{Op, Value};
 use nodes::protocol::message::{MessageKind, OpOutput};
 use nodes::protocol::nameserver::{KeepRule, NsParams};
-use nodes::protocol::params::{ElectionScheme, Params};
+use nodes::protocol::params::{AckMode, ElectionScheme, Params};
 use nodes::protocol::replica::Role;
-use nodes::sim::{NodeId, Sim, SimConfig, SimEvent};
+use nodes::runtime::tcp::USER_TIMEOUT;
+use nodes::sim::{Degradation, NodeId, Sim, SimConfig, SimEvent};
 
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
@@ -330,4 +331,31 @@ fn a_delay_beyond_the_inquiry_timeout_on_the_masters_links_starts_an_election_an
     sim.restore_links();
     let at = sim.run_until_true(ms(10_000), |s| s.converged_master().is_some());
     assert!(at.is_some(), "one master once the links are restored; masters {:?}", sim.masters());
+}
+
+#[test]
+fn links_stalled_by_packet_loss_carry_messages_again_soon_after_the_loss_ends() {
+    let mut sim = settled(SimConfig {
+        params: Params { ack: AckMode::EveryMember, ..Params::default() },
+        ..config(&[])
+    });
+    let servers: Vec<NodeId> = (0..5).map(NodeId::Replica).chain([NodeId::NameServer]).collect();
+    let lossy = Degradation { loss: 0.5, ..Degradation::default() };
+    for &a in &servers {
+        for &b in servers.iter().filter(|&&b| b != a) {
+            sim.degrade(a, b, lossy);
+        }
+    }
+    sim.run_for(ms(10_000));
+    sim.restore_links();
+    // A connection stalled by the loss breaks at most a user time-out after its stalled segment
+    // was sent, and its handshake over healed links takes a round trip.
+    sim.run_for(USER_TIMEOUT + ms(10));
+    let settled_at = sim.run_until_true(ms(2000), |s| s.converged_master().is_some());
+    assert!(settled_at.is_some(), "one master soon after the loss ended; masters {:?}", sim.masters());
+    let m = sim.converged_master().expect("converged");
+    for v in 0..5 {
+        let written = call(&mut sim, m, write("k", v));
+        assert_eq!(written, Ok(OpOutput::Done), "every member acknowledges write {v}: every link carries");
+    }
 }

@@ -7,6 +7,7 @@ pub mod frame;
 mod nameserver;
 mod net;
 mod replica;
+pub mod tcp;
 
 use std::future::Future;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! Connections: accepted ones (peers and clients talking to us) and outbound links (to each
 //! peer and to the name server) that reconnect by themselves and drop what they cannot send,
-//! so the protocol sees a lossy network rather than a stalled one.
+//! so the protocol sees a lossy network rather than a stalled one. Every connection, accepted or
+//! opened, breaks when its data stays unacknowledged for [`USER_TIMEOUT`].
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
@@ -15,19 +16,9 @@ use tokio_util::codec::Framed;
 use tracing::{debug, warn};
 
 use super::frame::{codec, decode, encode};
+use super::tcp::{CONNECT_TIMEOUT, MAX_BACKOFF, MIN_BACKOFF, QUEUE, USER_TIMEOUT};
 use crate::protocol::ClientId;
 use crate::protocol::message::Message;
-
-/// Queue length of one connection's outgoing messages; more are dropped.
-const QUEUE: usize = 4096;
-/// Unacknowledged data older than this breaks a connection (TCP_USER_TIMEOUT), so that a link
-/// cut by a partition reconnects after the heal instead of waiting on TCP's retransmissions.
-const USER_TIMEOUT: Duration = Duration::from_millis(1000);
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-/// Retry pacing while a peer refuses connections: short, so that a restarted peer is reached
-/// again within a few milliseconds (a lost reply to its first inquiry would start an election).
-const MIN_BACKOFF: Duration = Duration::from_millis(5);
-const MAX_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What connections hand to the driver loop.
 #[derive(Debug)]
@@ -67,7 +58,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, inbox: mpsc::Sender<Inbou
 }
 
 async fn serve(stream: TcpStream, peer: SocketAddr, conn: ClientId, inbox: mpsc::Sender<Inbound>) {
-    let _ = stream.set_nodelay(true);
+    tune(&stream);
     let (tx, mut rx) = mpsc::channel(QUEUE);
     if inbox.send(Inbound::Opened { conn, tx }).await.is_err() {
         return;
@@ -142,12 +133,7 @@ async fn run_link(
     rx: &mut mpsc::Receiver<Message>,
     inbox: &mpsc::Sender<Inbound>,
 ) -> bool {
-    let _ = stream.set_nodelay(true);
-    let _ = nix::sys::socket::setsockopt(
-        &stream.as_fd(),
-        nix::sys::socket::sockopt::TcpUserTimeout,
-        &(USER_TIMEOUT.as_millis() as u32),
-    );
+    tune(&stream);
     let mut framed = Framed::new(stream, codec());
     loop {
         tokio::select! {
@@ -170,4 +156,15 @@ async fn run_link(
             },
         }
     }
+}
+
+/// No Nagle delay, and [`USER_TIMEOUT`]: the name server answers a replica on the connection the
+/// replica opened, so an accepted connection's answers must not wait out TCP's backoff either.
+fn tune(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = nix::sys::socket::setsockopt(
+        &stream.as_fd(),
+        nix::sys::socket::sockopt::TcpUserTimeout,
+        &(USER_TIMEOUT.as_millis() as u32),
+    );
 }

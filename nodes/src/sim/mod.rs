@@ -6,7 +6,8 @@
 //! Links are FIFO, as TCP connections are; a message is dropped when its link is cut at the
 //! moment it would arrive, or when its receiver is down. A link may be degraded as a packet
 //! fault degrades a TCP connection ([`Degradation`]): added delay, lost packets as
-//! retransmission time-outs, a rate as transmission time. Clients are never cut off. A paused
+//! retransmission time-outs that may break the connection, which then reconnects as the
+//! runtime's would (see [`link`]), a rate as transmission time. Clients are never cut off. A paused
 //! replica (SIGSTOP) runs no timer and takes no message: what arrives for it waits, in order,
 //! until it resumes. A replica's clock runs at its own rate (libfaketime's speed-up or slow-down):
 //! the replica sees its own time, its timers fire by it, and the rest of the world sees real time.
@@ -25,6 +26,10 @@ use crate::protocol::nameserver::{NameServer, NsDest, NsParams};
 use crate::protocol::params::Params;
 use crate::protocol::replica::{Action, Dest, Replica, Role, RoleChange, single_master};
 use crate::protocol::{ReplicaId, Time};
+use link::{Carry, Due, Links, Sent, Way};
+
+pub mod link;
+pub use link::{Degradation, RTO_MIN};
 
 /// A participant of the simulated network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,24 +72,6 @@ impl Default for SimConfig {
     }
 }
 
-/// How a packet fault degrades a link between servers, as the TCP connection over it sees it:
-/// a lost packet is sent again after a retransmission time-out (200 ms, TCP's least, doubling
-/// with each loss of the same packet), a duplicate is discarded and a reordering undone by TCP,
-/// so neither shows in the messages.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Degradation {
-    /// Added one-way delay, the median.
-    pub delay: Duration,
-    /// The added delay is drawn uniformly within this of the median.
-    pub jitter: Duration,
-    /// The chance that a packet is lost.
-    pub loss: f64,
-    /// The link's rate in bytes per second (`None`: unlimited).
-    pub rate: Option<u64>,
-}
-
-/// TCP's least retransmission time-out (Linux's `TCP_RTO_MIN`).
-pub const RTO_MIN: Duration = Duration::from_millis(200);
 /// Bytes of TCP, IP and Ethernet headers around a message's bytes.
 const HEADERS: usize = 66;
 
@@ -126,6 +113,8 @@ struct Scheduled {
     order: u64,
     from: NodeId,
     to: NodeId,
+    /// The connection and its life that carry it (none for a client's).
+    conn: Option<(usize, u64)>,
     msg: Msg,
 }
 
@@ -159,10 +148,9 @@ pub struct Sim {
     ns: NameServer,
     queue: BinaryHeap<Reverse<Scheduled>>,
     order: u64,
-    /// When each link between servers (replicas and the name server) is next free, so that
-    /// it delivers in order; a client's request is a connection of its own and one message
-    /// each way, so it needs none.
-    link_free_at: Vec<Time>,
+    /// The connections between servers (replicas and the name server); a client's request is
+    /// a connection of its own and one message each way, so it needs none.
+    links: Links,
     link_latency: BTreeMap<(NodeId, NodeId), Duration>,
     degraded: BTreeMap<(NodeId, NodeId), Degradation>,
     cuts: BTreeSet<(NodeId, NodeId)>,
@@ -224,7 +212,7 @@ impl Sim {
             ns,
             queue: BinaryHeap::new(),
             order: 0,
-            link_free_at: vec![Duration::ZERO; (config.params.members as usize + 1).pow(2)],
+            links: Links::new(config.params.members),
             link_latency: BTreeMap::new(),
             degraded: BTreeMap::new(),
             cuts: BTreeSet::new(),
@@ -372,6 +360,7 @@ impl Sim {
         if self.replicas[id as usize].is_some() {
             return;
         }
+        self.links.restart(id, self.now);
         let mut replica = Replica::new(id, self.config.params.clone(), self.config.bugs.clone());
         replica.start(self.clocks[id as usize].local(self.now));
         self.replicas[id as usize] = Some(replica);
@@ -454,7 +443,7 @@ impl Sim {
     pub fn next_at(&self) -> Option<Time> {
         let timer = self.timers.iter().flatten().min().map(|&t| t.max(self.now));
         let delivery = self.queue.peek().map(|Reverse(s)| s.at);
-        timer.into_iter().chain(delivery).min()
+        timer.into_iter().chain(delivery).chain(self.links.next_at()).min()
     }
 
     /// Files replica `id`'s next timer after an input, a pause or a change of its clock.
@@ -468,10 +457,16 @@ impl Sim {
 
     fn step(&mut self, at: Time) {
         self.now = at;
+        if let Some(due) = self.links.step(at) {
+            self.connection(due);
+            return;
+        }
         if self.queue.peek().is_some_and(|Reverse(s)| s.at == at) {
             let Reverse(s) = self.queue.pop().expect("peeked");
             self.processed += 1;
-            self.deliver(s.from, s.to, s.msg.0);
+            if s.conn.is_none_or(|(conn, epoch)| self.links.alive(conn, epoch, at)) {
+                self.deliver(s.from, s.to, s.msg.0);
+            }
             return;
         }
         for id in 0..self.replicas.len() as ReplicaId {
@@ -567,45 +562,59 @@ impl Sim {
 
     fn schedule(&mut self, from: NodeId, to: NodeId, msg: Message) {
         self.sent.bump(msg.kind());
-        let latency = self.link_latency.get(&(from, to)).copied().unwrap_or(self.config.latency);
-        let jitter_ns = self.config.jitter.as_nanos() as u64;
-        let jitter = if jitter_ns == 0 { 0 } else { self.rng.random_range(0..=jitter_ns) };
-        let mut earliest = self.now + latency + Duration::from_nanos(jitter);
-        let mut sending = Duration::ZERO;
-        if let Some(d) = self.degraded.get(&(from, to)).copied() {
-            let (median, spread) = (d.delay.as_nanos() as u64, d.jitter.as_nanos() as u64);
-            earliest +=
-                Duration::from_nanos(self.rng.random_range(median - spread.min(median)..=median + spread));
-            let mut rto = RTO_MIN;
-            while d.loss > 0.0 && self.rng.random_bool(d.loss.min(0.99)) && rto < Duration::from_secs(60) {
-                earliest += rto;
-                rto *= 2;
-            }
-            if let Some(rate) = d.rate.filter(|r| *r > 0) {
-                let bytes = postcard::to_allocvec(&msg).map_or(0, |b| b.len()) + HEADERS;
-                sending = Duration::from_secs_f64(bytes as f64 / rate as f64);
-            }
-        }
-        let at = match self.link(from, to) {
-            Some(link) => {
-                let at = (earliest + sending).max(self.link_free_at[link] + sending);
-                self.link_free_at[link] = at;
-                at
-            }
-            None => earliest + sending,
-        };
-        self.order += 1;
-        self.queue.push(Reverse(Scheduled { at, order: self.order, from, to, msg: Msg(msg) }));
+        self.carry(from, to, msg);
     }
 
-    /// The index in `link_free_at` of the link from `from` to `to`, if both are servers.
-    fn link(&self, from: NodeId, to: NodeId) -> Option<usize> {
-        let servers = self.config.params.members as usize + 1;
-        let index = |node| match node {
-            NodeId::Replica(id) => Some(id as usize),
-            NodeId::NameServer => Some(servers - 1),
-            NodeId::Client(_) => None,
+    /// Puts `msg` on its way: over its connection when both ends are servers.
+    fn carry(&mut self, from: NodeId, to: NodeId, msg: Message) {
+        let latency = self.way(from, to).latency;
+        let jitter_ns = self.config.jitter.as_nanos() as u64;
+        let jitter =
+            Duration::from_nanos(if jitter_ns == 0 { 0 } else { self.rng.random_range(0..=jitter_ns) });
+        let (at, conn, msg) = match self.links.route(from, to) {
+            None => (self.now + latency + jitter, None, msg),
+            Some(route) => {
+                let rated = self.degraded.get(&(from, to)).is_some_and(|d| d.rate.is_some());
+                let bytes =
+                    if rated { postcard::to_allocvec(&msg).map_or(0, |b| b.len()) + HEADERS } else { 0 };
+                let carry = Carry { data: self.way(from, to), ack: self.way(to, from), jitter, bytes };
+                match self.links.send(self.now, route, (from, to, msg), carry, &mut self.rng) {
+                    Sent::At { at, conn, epoch, msg } => (at, Some((conn, epoch)), msg),
+                    Sent::NotNow => return,
+                }
+            }
         };
-        Some(index(from)? * servers + index(to)?)
+        self.order += 1;
+        self.queue.push(Reverse(Scheduled { at, order: self.order, from, to, conn, msg: Msg(msg) }));
+    }
+
+    /// The direction from `from` to `to` as it carries packets now.
+    fn way(&self, from: NodeId, to: NodeId) -> Way {
+        Way {
+            latency: self.link_latency.get(&(from, to)).copied().unwrap_or(self.config.latency),
+            degradation: self.degraded.get(&(from, to)).copied(),
+            cut: self.cuts.contains(&(from, to)),
+        }
+    }
+
+    /// Does what a connection's event asks: a handshake drawn over the links as they are now,
+    /// or the messages that waited for it sent.
+    fn connection(&mut self, due: Due) {
+        match due {
+            Due::Nothing => {}
+            Due::Handshake { conn, client, server } => {
+                let listening = match server {
+                    NodeId::Replica(id) => self.replicas[id as usize].is_some(),
+                    _ => true,
+                };
+                let ways = (self.way(client, server), self.way(server, client));
+                self.links.handshake(self.now, conn, ways, listening, &mut self.rng);
+            }
+            Due::Resend(waiting) => {
+                for (from, to, msg) in waiting {
+                    self.carry(from, to, msg);
+                }
+            }
+        }
     }
 }

@@ -16,7 +16,7 @@ fn main() {
         |i: usize, default: u64| std::env::args().nth(i).map_or(default, |a| a.parse().expect("a number"));
     let (seeds, time_limit, interval) = (arg(1, 1000), arg(2, 20), arg(3, 2));
     println!(
-        "{seeds} seeds, {time_limit} s each, a fault every {interval} s (partition, kill, pause, clock)\n"
+        "{seeds} seeds, {time_limit} s each, a fault every {interval} s (partition, kill, pause, clock, packet)\n"
     );
     for ack in [AckMode::EveryMember, AckMode::All, AckMode::Async] {
         let started = std::time::Instant::now();

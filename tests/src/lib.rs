@@ -13,13 +13,13 @@ use harness::plan::{Plan, TestSpec};
 use nodes::protocol::params::AckMode;
 
 /// The plan of a simulated register test: 5 replicas, one client each at 10 operations a second,
-/// every fault kind every `interval_s` seconds for `time_limit_s`, every partition shape and the
-/// default targets, replicas with `ack`.
+/// every fault kind (packet faults included) every `interval_s` seconds for `time_limit_s`, every
+/// partition shape and the default targets and packet behaviours, replicas with `ack`.
 pub fn plan(seed: u64, ack: AckMode, time_limit_s: u64, interval_s: u64) -> Plan {
     let spec = TestSpec {
         seed: Some(seed),
         time_limit: Some(time_limit_s),
-        nemesis: Some(["partition", "kill", "pause", "clock"].map(String::from).to_vec()),
+        nemesis: Some(["partition", "kill", "pause", "clock", "packet"].map(String::from).to_vec()),
         nemesis_interval: Some(interval_s),
         recovery_time: Some(10),
         stability_window: Some(3),
@@ -51,7 +51,7 @@ pub fn availability(history: &[Op]) -> BTreeMap<String, [u64; 3]> {
     for op in history {
         if op.process.is_nemesis() && op.kind == OpType::Invoke {
             active = match op.f.as_str() {
-                "heal" | "start" | "resume" | "reset-clock" => "none".into(),
+                "heal" | "heal-packet" | "start" | "resume" | "reset-clock" => "none".into(),
                 f => f.into(),
             };
             continue;

@@ -82,6 +82,25 @@ impl Fault {
             | Fault::HealPacket => None,
         }
     }
+
+    /// True for a fault that would change nothing: a partition that cuts no link, a packet
+    /// fault on no link, a kill, pause or clock change of no host (a plan's shape or target can
+    /// come out empty on a group too small for it). The nemesis skips such a fault rather than
+    /// record a window in which nothing happened.
+    pub fn affects_nothing(&self) -> bool {
+        match self {
+            Fault::Partition { grudge } => grudge.is_empty(),
+            Fault::Packet { links, .. } => links.is_empty(),
+            Fault::Kill { hosts } | Fault::Pause { hosts } | Fault::ClockRate { hosts, .. } => {
+                hosts.is_empty()
+            }
+            Fault::Heal
+            | Fault::Start { .. }
+            | Fault::Resume { .. }
+            | Fault::ResetClock { .. }
+            | Fault::HealPacket => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -103,5 +122,25 @@ mod tests {
             assert_eq!(inverse.inverse(), None);
         }
         assert_eq!(Fault::Kill { hosts: hosts.clone() }.inverse(), Some(Fault::Start { hosts }));
+    }
+
+    #[test]
+    fn a_fault_on_no_link_or_no_host_affects_nothing_and_one_on_some_does() {
+        let one = vec!["n1".to_string()];
+        let two = vec!["n1".to_string(), "n2".to_string()];
+        let packet = |links| Fault::Packet { links, behaviour: Behaviour::jepsen_defaults(), seed: 1 };
+        assert!(packet(Links::all(&one)).affects_nothing(), "one host has no link");
+        assert!(!packet(Links::all(&two)).affects_nothing());
+        assert!(Fault::Partition { grudge: Grudge::default() }.affects_nothing());
+        assert!(
+            !Fault::Partition {
+                grudge: Grudge::between_blocks(&[vec![two[0].clone()], vec![two[1].clone()]])
+            }
+            .affects_nothing()
+        );
+        assert!(
+            Fault::Kill { hosts: vec![] }.affects_nothing() && !Fault::Kill { hosts: one }.affects_nothing()
+        );
+        assert!(!Fault::HealPacket.affects_nothing(), "a heal always runs");
     }
 }

@@ -300,3 +300,26 @@ fn a_runs_schedule_replayed_in_the_simulator_applies_the_same_faults_and_gives_t
     let report = std::fs::read_to_string(again.dir.join("report.html")).unwrap();
     assert!(report.contains(&format!("fault schedule: {}", schedule.summary())), "the report names it");
 }
+
+#[test]
+fn a_fault_that_would_affect_nothing_is_skipped_rather_than_recorded() {
+    // One replica: halves and bridges need two and three replicas, and the fallback (halves)
+    // has none to cut; packet faults on "links" take a partition's links, so none either.
+    let run = |nodes: u32| {
+        let mut spec = spec(3, 12, 2, &["partition", "packet"]);
+        spec.nodes = Some(nodes);
+        spec.partition_shapes = Some(vec![Shape::Halves, Shape::Bridge]);
+        spec.packet.targets = Some(vec![faults::packet::PacketTarget::Links]);
+        let history = harness::run::simulate(&Plan::from_spec(spec, 0, None).expect("a valid plan")).unwrap();
+        faults(&history).into_iter().map(|(_, f)| f).collect::<Vec<_>>()
+    };
+    let alone = run(1);
+    assert!(alone.iter().all(|f| !f.affects_nothing()), "{alone:?}");
+    assert!(
+        !alone.iter().any(|f| matches!(f, Fault::Partition { .. } | Fault::Packet { .. })),
+        "nothing to cut with one replica: {alone:?}"
+    );
+    let three = run(3);
+    assert!(three.iter().any(|f| matches!(f, Fault::Packet { .. })), "the control: {three:?}");
+    assert!(three.iter().any(|f| matches!(f, Fault::Partition { .. })), "the control: {three:?}");
+}

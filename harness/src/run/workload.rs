@@ -212,6 +212,13 @@ async fn run_nemesis<S: System>(
             Step::Start(kind) => {
                 let current = run.master.borrow().clone();
                 let fault = generator::resolve(kind, plan, &mut rng, replicas, &nameserver, current.as_ref());
+                if fault.affects_nothing() {
+                    run.log.say(&format!(
+                        "skipped a {} fault that affects nothing (the group is too small for its shape or targets)",
+                        generator::fault_name(&fault)
+                    ));
+                    continue;
+                }
                 active = Some(fault.clone());
                 fault
             }

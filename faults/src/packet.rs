@@ -139,7 +139,7 @@ pub const RATE_KBIT: (u64, u64) = (8, 10_000_000);
 /// A behaviour that cannot be applied, naming the field at fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadBehaviour {
-    /// The field (`loss_pct`, `delay_ms`, …).
+    /// The field (`loss_pct`, `delay_ms`, …), or `effects` when no field gives an effect.
     pub field: &'static str,
     /// What is wrong with it.
     pub problem: String,
@@ -232,7 +232,7 @@ impl Behaviour {
             return bad("rate_kbit", format!("{rate} kbit/s: use {} to {}", RATE_KBIT.0, RATE_KBIT.1));
         }
         if self.is_empty() {
-            return bad("loss_pct", "a packet fault that does nothing: give at least one effect".into());
+            return bad("effects", "a packet fault that does nothing: give at least one effect".into());
         }
         Ok(())
     }
@@ -307,7 +307,7 @@ mod tests {
         assert_eq!(field(Behaviour { reorder_pct: 10.0, ..Behaviour::default() }), "reorder_pct");
         assert_eq!(field(Behaviour { rate_kbit: Some(1), ..Behaviour::default() }), "rate_kbit");
         assert_eq!(field(Behaviour { delay_ms: 20_000, ..Behaviour::default() }), "delay_ms");
-        assert_eq!(field(Behaviour::default()), "loss_pct", "one that does nothing");
+        assert_eq!(field(Behaviour::default()), "effects", "one that does nothing");
     }
 
     #[test]

@@ -736,11 +736,14 @@ fn packet_plan(
     let behaviour = settings.behaviour();
     if let Some(b) = &behaviour {
         b.validate().map_err(|e| {
-            let (flag, field, _) = settings
-                .given()
-                .into_iter()
+            // A fault that does nothing is the fault of the effects given (all zero).
+            let given = settings.given();
+            let (flag, field, _) = given
+                .iter()
                 .find(|(_, field, _)| field.strip_prefix("packet.") == Some(e.field))
-                .expect("every behaviour field has a flag");
+                .or_else(|| given[..6].iter().find(|(_, _, set)| *set))
+                .copied()
+                .expect("a fixed behaviour has an effect given");
             (flag, field, e.problem)
         })?;
     }
@@ -881,6 +884,8 @@ mod tests {
             ),
             (PacketSettings { reorder_pct: Some(10.0), ..PacketSettings::default() }, "--packet-reorder"),
             (PacketSettings { rate_kbit: Some(0), ..PacketSettings::default() }, "--packet-rate-kbit"),
+            (PacketSettings { delay_ms: Some(0), ..PacketSettings::default() }, "--packet-delay-ms"),
+            (PacketSettings { duplicate_pct: Some(0.0), ..PacketSettings::default() }, "--packet-duplicate"),
             (PacketSettings { targets: Some(vec![]), ..PacketSettings::default() }, "--packet-targets"),
         ];
         for (settings, origin) in cases {

@@ -42,9 +42,21 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Reads a schedule file; errors name the file and line.
+    /// Reads a schedule file; errors name the file and line, or the fault whose packet
+    /// behaviour is out of range (as `--packet-*` flags would be).
     pub fn load(path: &Path) -> Result<Self, PlanError> {
-        crate::plan::load_yaml(path)
+        let schedule: Schedule = crate::plan::load_yaml(path)?;
+        for (i, timed) in schedule.faults.iter().enumerate() {
+            if let Fault::Packet { behaviour, .. } = &timed.fault
+                && let Err(bad) = behaviour.validate()
+            {
+                return Err(PlanError {
+                    origin: format!("{}: faults[{i}] (at_ms {})", path.display(), timed.at_ms),
+                    problem: format!("behaviour.{}: {}", bad.field, bad.problem),
+                });
+            }
+        }
+        Ok(schedule)
     }
 
     /// The schedule as YAML.
@@ -151,5 +163,29 @@ mod tests {
         assert_eq!(schedule.summary(), "2 faults over 4.0 s, the last until the final phase");
         let text = schedule.to_yaml();
         assert_eq!(serde_yaml::from_str::<Schedule>(&text).unwrap(), schedule, "{text}");
+    }
+
+    #[test]
+    fn a_schedule_file_with_a_packet_fault_out_of_range_is_refused_naming_the_fault_and_field() {
+        let dir = std::env::temp_dir().join(format!("schedule-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("schedule.yaml");
+        let write = |delay_ms: u32| {
+            let behaviour = faults::packet::Behaviour { delay_ms, ..Default::default() };
+            let links = faults::packet::Links::all(&["n1".to_string(), "n2".to_string()]);
+            let schedule = Schedule {
+                faults: vec![at(1000, Fault::Heal), at(2000, Fault::Packet { links, behaviour, seed: 1 })],
+            };
+            std::fs::write(&path, schedule.to_yaml()).unwrap();
+        };
+        write(50);
+        assert!(Schedule::load(&path).is_ok(), "the control: 50 ms loads");
+        write(4_000_000_000);
+        let err = Schedule::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("schedule.yaml: faults[1] (at_ms 2000)") && err.contains("behaviour.delay_ms"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -143,25 +143,54 @@ fn remove_qdiscs() -> String {
     )
 }
 
+/// A shell condition that holds when `$pid` names a live process of `delayer`'s binary: a pid
+/// reused by another process since the delayer exited is not ours to signal.
+fn delayer_alive(delayer: &Delayer) -> String {
+    let binary = shell_escape::escape(delayer.binary.as_str().into());
+    format!(
+        "{{ {ALIVE} && [ \"$(tr '\\0' '\\n' < /proc/$pid/cmdline 2>/dev/null | head -n 1)\" = {binary} ]; }}"
+    )
+}
+
 /// Stops the delayer of its pidfile: SIGTERM (it lets every packet it holds go, then exits),
-/// SIGKILL after 2 s; its pidfile removed. Succeeds when none runs.
+/// SIGKILL after 2 s; its pidfile removed. Succeeds when none runs; signals nothing when the
+/// pidfile's process is not the delayer.
 pub fn stop_delayer(delayer: &Delayer) -> String {
     let pidfile = shell_escape::escape(delayer.pidfile.as_str().into());
+    let ours = delayer_alive(delayer);
     format!(
-        "if [ -f {pidfile} ]; then pid=$(cat {pidfile}); if {ALIVE}; then kill -s TERM \"$pid\"; \
-           for i in $(seq 200); do {ALIVE} || break; sleep 0.01; done; \
-           if {ALIVE}; then kill -s KILL \"$pid\"; fi; fi; rm -f {pidfile}; fi"
+        "if [ -f {pidfile} ]; then pid=$(cat {pidfile}); if {ours}; then kill -s TERM \"$pid\"; \
+           for i in $(seq 200); do {ours} || break; sleep 0.01; done; \
+           if {ours}; then kill -s KILL \"$pid\"; fi; fi; rm -f {pidfile}; fi"
+    )
+}
+
+/// Like [`stop_delayer`], but fails, saying so, when a delayer was started and has exited
+/// before it was stopped: the packet fault's delay, duplication and reordering then ended early
+/// (its NFQUEUE rule lets packets pass unqueued), so the run did not get the fault its history
+/// records.
+fn stop_delayer_checked(delayer: &Delayer) -> String {
+    let q = |s: &str| shell_escape::escape(s.into()).into_owned();
+    let (pidfile, log) = (q(&delayer.pidfile), q(&delayer.log));
+    let ours = delayer_alive(delayer);
+    format!(
+        "exited=; if [ -f {pidfile} ]; then pid=$(cat {pidfile}); {ours} || exited=\"$pid\"; fi; \
+         {}; \
+         [ -z \"$exited\" ] || {{ echo \"the packet delayer (pid $exited) exited before the packet fault was healed, \
+           so its delay, duplication and reordering ended early; its log: $(tail -n 3 {log} 2>/dev/null)\" >&2; false; }}",
+        stop_delayer(delayer)
     )
 }
 
 /// Restores every link's packets on a node: shadows the loss and delay rules with a RETURN,
 /// stops the delayer, deletes our qdiscs. On a node without our chains there is nothing to heal.
+/// Fails after healing when the delayer had exited on its own (see [`stop_delayer_checked`]).
 pub fn heal_packets(delayer: &Delayer) -> String {
     format!(
-        "{} && {} && {{ {}; }} && {{ {}; }}",
+        "{} && {} && {{ {}; stopped=$?; {}; }} && [ \"$stopped\" = 0 ]",
         shadow(LOSS_CHAIN),
         shadow(DELAY_CHAIN),
-        stop_delayer(delayer),
+        stop_delayer_checked(delayer),
         remove_qdiscs()
     )
 }
@@ -281,6 +310,9 @@ pub fn clock_rate(path: &str, rate: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
     use super::*;
 
     #[test]
@@ -296,6 +328,73 @@ mod tests {
             format!("{} && iptables -I SPLITBRAIN 1 -s 10.0.0.2,10.0.0.3 -j DROP", heal())
         );
         assert_eq!(cmds["n2"], heal(), "a host with no grudge only shadows the old rules");
+    }
+
+    /// A delayer in a fresh directory whose "binary" is a copy of `sleep`, so that a process
+    /// started from it has the delayer's path as its first argument.
+    fn fake_delayer(name: &str) -> (Delayer, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sb-delayer-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        let delayer = Delayer::in_dir(dir.to_str().unwrap());
+        let sleep =
+            String::from_utf8(Command::new("sh").args(["-c", "command -v sleep"]).output().unwrap().stdout)
+                .unwrap();
+        std::fs::copy(sleep.trim(), &delayer.binary).unwrap();
+        for sub in ["run", "log"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        (delayer, dir)
+    }
+
+    fn sh(script: &str) -> std::process::Output {
+        Command::new("sh").args(["-c", script]).output().unwrap()
+    }
+
+    fn alive(child: &mut std::process::Child) -> bool {
+        child.try_wait().unwrap().is_none()
+    }
+
+    #[test]
+    fn stopping_the_delayer_signals_its_process_and_never_another_that_took_its_pid() {
+        let (delayer, dir) = fake_delayer("stop");
+        let mut stranger = Command::new("sleep").arg("30").spawn().unwrap();
+        std::fs::write(&delayer.pidfile, stranger.id().to_string()).unwrap();
+        assert!(sh(&stop_delayer(&delayer)).status.success());
+        assert!(alive(&mut stranger), "a process that is not the delayer is left alone");
+        assert!(!Path::new(&delayer.pidfile).exists(), "the stale pidfile is removed");
+        stranger.kill().unwrap();
+        stranger.wait().unwrap();
+
+        let mut ours = Command::new(&delayer.binary).arg("30").spawn().unwrap();
+        std::fs::write(&delayer.pidfile, ours.id().to_string()).unwrap();
+        assert!(sh(&stop_delayer(&delayer)).status.success());
+        ours.wait().unwrap();
+        assert!(!Path::new(&delayer.pidfile).exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_checked_stop_fails_naming_a_delayer_that_exited_before_it() {
+        let (delayer, dir) = fake_delayer("checked");
+        let mut ours = Command::new(&delayer.binary).arg("30").spawn().unwrap();
+        std::fs::write(&delayer.pidfile, ours.id().to_string()).unwrap();
+        let running = sh(&stop_delayer_checked(&delayer));
+        assert!(running.status.success(), "the control: a running delayer is stopped: {running:?}");
+        ours.wait().unwrap();
+        assert!(sh(&stop_delayer_checked(&delayer)).status.success(), "none started: nothing amiss");
+
+        let mut gone = Command::new(&delayer.binary).arg("0").spawn().unwrap();
+        gone.wait().unwrap();
+        std::fs::write(&delayer.pidfile, gone.id().to_string()).unwrap();
+        std::fs::write(&delayer.log, "delayer: the queue went away\n").unwrap();
+        let exited = sh(&stop_delayer_checked(&delayer));
+        let said = String::from_utf8_lossy(&exited.stderr);
+        assert!(!exited.status.success(), "{said}");
+        assert!(said.contains(&format!("the packet delayer (pid {}) exited before", gone.id())), "{said}");
+        assert!(said.contains("the queue went away"), "its log's last lines: {said}");
+        assert!(!Path::new(&delayer.pidfile).exists());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -171,6 +171,17 @@ async fn each_packet_effect_shows_in_the_counts_the_heal_restores_and_nothing_is
     assert!(healed.loss_pct() < 0.5 && healed.out_of_order == 0, "healed: {healed:?}");
     assert!(!ours(&n1).await.contains("5b01"), "the heal deletes the qdisc");
 
+    apply(Behaviour { delay_ms: 10, ..Behaviour::default() }).await;
+    let running = delayers();
+    assert_eq!(running.len(), 1, "{running:?}");
+    let pid = running[0].split_whitespace().next().unwrap().to_string();
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    let died = seeds.heal_packets().await.expect_err("a delayer that died mid-fault is reported");
+    let said = harness::error::chain(&died);
+    assert!(said.contains(&format!("the packet delayer (pid {pid}) exited before")), "{said}");
+    assert!(burst(9007).loss_pct() < 0.5, "the heal still healed");
+    seeds.heal_packets().await.expect("the control: a heal after a heal finds nothing amiss");
+
     apply(Behaviour { rate_kbit: Some(500), delay_ms: 10, loss_pct: 10.0, ..Behaviour::default() }).await;
     assert!(ours(&n1).await.contains("5b01") && delayers().len() == 1);
     seeds.teardown().await.unwrap();

@@ -175,10 +175,13 @@ async fn each_packet_effect_shows_in_the_counts_the_heal_restores_and_nothing_is
     let running = delayers();
     assert_eq!(running.len(), 1, "{running:?}");
     let pid = running[0].split_whitespace().next().unwrap().to_string();
+    // Each host has its own pid namespace: the error names the pid that n1 sees.
+    let pid_on_n1 = n1.run(&Cmd::shell("cat /var/lib/splitbrain-node/run/delayer.pid")).await.unwrap();
+    let pid_on_n1 = pid_on_n1.stdout_text().trim().to_string();
     assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
     let died = seeds.heal_packets().await.expect_err("a delayer that died mid-fault is reported");
     let said = harness::error::chain(&died);
-    assert!(said.contains(&format!("the packet delayer (pid {pid}) exited before")), "{said}");
+    assert!(said.contains(&format!("the packet delayer (pid {pid_on_n1}) exited before")), "{said}");
     assert!(burst(9007).loss_pct() < 0.5, "the heal still healed");
     seeds.heal_packets().await.expect("the control: a heal after a heal finds nothing amiss");
 

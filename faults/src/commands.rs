@@ -330,8 +330,10 @@ mod tests {
         assert_eq!(cmds["n2"], heal(), "a host with no grudge only shadows the old rules");
     }
 
-    /// A delayer in a fresh directory whose "binary" is a copy of `sleep`, so that a process
-    /// started from it has the delayer's path as its first argument.
+    /// A delayer in a fresh directory whose "binary" is a symbolic link to `sleep`, so that a
+    /// process started from it has the delayer's path as its first argument. (A copy would be
+    /// written through a descriptor that a process forked meanwhile by a test running beside
+    /// this one may still hold, and executing it would then fail with "Text file busy".)
     fn fake_delayer(name: &str) -> (Delayer, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("sb-delayer-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -340,7 +342,7 @@ mod tests {
         let sleep =
             String::from_utf8(Command::new("sh").args(["-c", "command -v sleep"]).output().unwrap().stdout)
                 .unwrap();
-        std::fs::copy(sleep.trim(), &delayer.binary).unwrap();
+        std::os::unix::fs::symlink(sleep.trim(), &delayer.binary).unwrap();
         for sub in ["run", "log"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }

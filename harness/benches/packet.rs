@@ -1,7 +1,7 @@
-//! Packet faults measured on a real local cluster (needs root, and the delayer built:
-//! `cargo build -p nodes -p delayer`): for each effect, the configured value against what
-//! 10 000 datagrams from n1 to n2 (or a TCP transfer, for the rate) show, printed; criterion
-//! times applying and healing a packet fault on every host.
+//! Packet faults measured on a real local cluster (needs root, and the node binaries and the
+//! delayer built beside the bench: `cargo build --release -p nodes -p delayer`): for each
+//! effect, the configured value against what 10 000 datagrams from n1 to n2 (or a TCP transfer,
+//! for the rate) show, printed; criterion times applying and healing a packet fault on every host.
 //!
 //! `cargo bench -p harness --bench packet` (under `flock /tmp/splitbrain-real-cluster.lock`).
 
@@ -43,8 +43,15 @@ fn packet(c: &mut Criterion) {
         subnet: SUBNET,
         prefix: PREFIX.into(),
     };
-    let file = local::up(&spec, &AtomicBool::new(false)).expect("cluster up");
     let dir = bin_dir();
+    for binary in ["replica", "nameserver", "delayer"] {
+        assert!(
+            dir.join(binary).exists(),
+            "no {}: build it first with `cargo build --release -p nodes -p delayer`",
+            dir.join(binary).display()
+        );
+    }
+    let file = local::up(&spec, &AtomicBool::new(false)).expect("cluster up");
     let binaries = Binaries::in_dir(&dir).with_delayer(&dir);
     let seeds =
         SeedsGroup::over_ssh(&file, HostKeyPolicy::Strict, |_| {}, Bugs::default(), false, binaries).unwrap();

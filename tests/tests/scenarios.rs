@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use checkers::history::{Op, OpType, Process};
 use checkers::mastership::Round;
-use checkers::results;
+use checkers::results::{self, Checked};
 use checkers::verdict::Verdict;
 use faults::fault::Fault;
 use faults::partition::{Grudge, Shape};
@@ -79,6 +79,17 @@ fn every_deliberate_bug_is_caught_by_the_main_plan_and_the_correct_group_is_not(
 }
 
 /// Who drops whose packets, as unordered pairs of hosts cut in at least one direction.
+#[test]
+fn a_master_that_never_forwards_is_caught_even_when_every_backup_caught_up_after_the_last_heal() {
+    // Under these seeds of the main plan every backup rejoins, and catches up from the master,
+    // after the last fault: before the final phase wrote every key once, they came out valid.
+    for seed in [7, 8, 25, 32, 33] {
+        let (_, results) = tests::simulate(&main_plan(seed, vec![Bug::NoForward]));
+        let convergence = results.checkers.convergence.expect("convergence checked");
+        assert_eq!(convergence.verdict(), Verdict::Invalid, "seed {seed}: {convergence:?}");
+    }
+}
+
 fn cut_pairs(grudge: &Grudge) -> BTreeSet<(String, String)> {
     let mut pairs = BTreeSet::new();
     for (to, froms) in &grudge.0 {
@@ -176,12 +187,31 @@ fn the_final_phase_heals_everything_recovers_and_observes_the_stability_window()
         .filter(|o| o.process.is_observer() && o.time > start.time && o.time < end.time)
         .count();
     assert!(rounds >= 25, "observed every 100 ms of the 3 s window: {rounds} rounds");
-    let reads: Vec<_> = history
+    let final_ops = |from: u64, to: u64| -> Vec<&Op> {
+        history
+            .iter()
+            .filter(|o| {
+                o.index > from
+                    && o.index < to
+                    && o.process == Process::Client(u64::MAX / 2)
+                    && o.kind == OpType::Ok
+            })
+            .collect()
+    };
+    let before_window: Vec<(&str, &str)> = final_ops(recovered.index, start.index)
         .iter()
-        .filter(|o| o.index > end.index && o.process == Process::Client(u64::MAX / 2) && o.kind == OpType::Ok)
-        .map(|o| o.key.clone().unwrap())
+        .map(|o| (o.f.as_str(), o.key.as_deref().unwrap()))
         .collect();
-    assert_eq!(reads, ["r0", "r1", "r2", "r3", "r4"], "every key read back after the window");
+    let keys = ["r0", "r1", "r2", "r3", "r4"];
+    let expected: Vec<(&str, &str)> =
+        keys.iter().map(|k| ("read", *k)).chain(keys.iter().map(|k| ("write", *k))).collect();
+    assert_eq!(before_window, expected, "every key read, then written, before the window");
+    let reads = final_ops(end.index, u64::MAX);
+    let read_keys: Vec<&str> = reads.iter().map(|o| o.key.as_deref().unwrap()).collect();
+    assert_eq!(read_keys, keys, "every key read back after the window");
+    for read in reads {
+        assert_eq!(read.value, serde_json::json!(-1), "the final write read back: {read:?}");
+    }
     let results = results::check(&history, &results::all());
     assert_eq!(results.valid, Verdict::Valid, "{:?}", tests::not_valid(&results));
 }

@@ -19,6 +19,9 @@ use crate::plan::{NemesisKind, Plan, Policy, Workload};
 pub const REGISTER_KEYS: [&str; 5] = ["r0", "r1", "r2", "r3", "r4"];
 /// The key of the set workload.
 pub const SET_KEY: &str = "set";
+/// The value the final phase writes to every key (and appends to the set): one no client ever
+/// writes (they write 0 to 4, and append elements from 1 up), so it changes every key's data.
+pub const FINAL_VALUE: i64 = -1;
 
 /// Client operations for one client process.
 pub struct ClientGen {

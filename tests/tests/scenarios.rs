@@ -12,6 +12,7 @@ use checkers::results::{self, Checked};
 use checkers::verdict::Verdict;
 use faults::fault::Fault;
 use faults::partition::{Grudge, Shape};
+use harness::plan::generator::FINAL_VALUE;
 use harness::plan::{Plan, ReplicaSettings, TestSpec};
 use nodes::protocol::bugs::Bug;
 use nodes::protocol::params::AckMode;
@@ -210,7 +211,7 @@ fn the_final_phase_heals_everything_recovers_and_observes_the_stability_window()
     let read_keys: Vec<&str> = reads.iter().map(|o| o.key.as_deref().unwrap()).collect();
     assert_eq!(read_keys, keys, "every key read back after the window");
     for read in reads {
-        assert_eq!(read.value, serde_json::json!(-1), "the final write read back: {read:?}");
+        assert_eq!(read.value, serde_json::json!(FINAL_VALUE), "the final write read back: {read:?}");
     }
     let results = results::check(&history, &results::all());
     assert_eq!(results.valid, Verdict::Valid, "{:?}", tests::not_valid(&results));
